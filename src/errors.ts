@@ -1,0 +1,59 @@
+/**
+ * Typed errors. Each names what was wrong and where (file, field, tensor, line), so a caller can act on
+ * it without matching message strings: `CheckpointError.isInstance(e)` then read `e.file`, `e.tensor`.
+ */
+export abstract class TuneloopError extends Error {
+  abstract override readonly name: string;
+}
+
+function isNamed(value: unknown, name: string): boolean {
+  return value instanceof Error && value.name === name;
+}
+
+/** A model file (safetensors, index, config) is unreadable, corrupt, or disagrees with the config. */
+export class CheckpointError extends TuneloopError {
+  readonly name = 'CheckpointError';
+  constructor(
+    readonly file: string,
+    readonly detail: string,
+    readonly location: { readonly tensor?: string; readonly field?: string } = {},
+    options?: { cause?: unknown },
+  ) {
+    const where = location.tensor ? ` (tensor "${location.tensor}")` : location.field ? ` (field "${location.field}")` : '';
+    super(`${file}${where}: ${detail}`, options);
+  }
+  get tensor(): string | undefined {
+    return this.location.tensor;
+  }
+  get field(): string | undefined {
+    return this.location.field;
+  }
+  static isInstance(value: unknown): value is CheckpointError {
+    return isNamed(value, 'CheckpointError');
+  }
+}
+
+/** A request to the model is invalid: empty prompt, token id outside the vocabulary, bad option. */
+export class InvalidInputError extends TuneloopError {
+  readonly name = 'InvalidInputError';
+  constructor(
+    readonly field: string,
+    detail: string,
+  ) {
+    super(`${field}: ${detail}`);
+  }
+  static isInstance(value: unknown): value is InvalidInputError {
+    return isNamed(value, 'InvalidInputError');
+  }
+}
+
+/** The native addon could not be loaded or failed to run. */
+export class BackendUnavailableError extends TuneloopError {
+  readonly name = 'BackendUnavailableError';
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(detail, options);
+  }
+  static isInstance(value: unknown): value is BackendUnavailableError {
+    return isNamed(value, 'BackendUnavailableError');
+  }
+}

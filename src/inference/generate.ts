@@ -1,0 +1,123 @@
+import { InvalidInputError } from '../errors.js';
+import type { BloomModel } from '../models/bloom/model.js';
+import { KvCache } from '../models/bloom/kv-cache.js';
+import { gatherRows, leftPad } from './batch.js';
+import { type DecodingStrategy, SeededRandom, argmax, logSoftmaxAt, sampleToken, validateStrategy } from './sampling.js';
+
+export interface StopSequences {
+  readonly sequences: readonly string[];
+  /** Turns a row's new token ids into text, to look for the stop sequences. */
+  readonly decode: (ids: readonly number[]) => string;
+}
+
+export interface GenerationOptions {
+  readonly maxNewTokens: number;
+  readonly strategy: DecodingStrategy;
+  /** Ends a row when produced; defaults to the config's eos_token_id. `null` never ends early. */
+  readonly eosTokenId?: number | null;
+  readonly stop?: StopSequences;
+  /** Keep each step's logits `[batch, vocab]` (tests compare them with Hugging Face's scores). */
+  readonly keepStepLogits?: boolean;
+  /** Called after every step with the token chosen for each row (−1 for a finished row). */
+  readonly onStep?: (step: number, tokens: readonly number[]) => void;
+}
+
+export type FinishReason = 'eos' | 'stop' | 'length';
+
+export interface GeneratedRow {
+  readonly newTokens: number[];
+  /** Log-probability of each new token under the model (log-softmax of the raw logits). */
+  readonly logProbs: number[];
+  finishReason: FinishReason;
+}
+
+export interface GenerationResult {
+  readonly rows: GeneratedRow[];
+  readonly stepLogits?: Float32Array[];
+  readonly prefillMs: number;
+  readonly decodeMs: number;
+}
+
+/**
+ * Generates continuations for a batch of prompts with a KV cache: one forward over the left-padded
+ * prompts, then one position per step. Rows are independent; a finished row is fed padding until the
+ * whole batch is done.
+ */
+export function generate(model: BloomModel, prompts: readonly (readonly number[])[], options: GenerationOptions): GenerationResult {
+  const { config } = model;
+  const { maxNewTokens, strategy } = options;
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InvalidInputError('maxNewTokens', `must be a positive integer, got ${maxNewTokens}`);
+  validateStrategy(strategy);
+  const eos = options.eosTokenId === undefined ? config.eosTokenId : options.eosTokenId;
+  const pad = config.padTokenId ?? config.eosTokenId ?? 0;
+  const padded = leftPad(prompts, pad);
+  const { batch, length } = padded;
+  const vocab = config.vocabSize;
+  const random = strategy.kind === 'sample' ? new SeededRandom(strategy.seed) : undefined;
+
+  const cache = new KvCache(config, batch, length + maxNewTokens);
+  const rows: GeneratedRow[] = Array.from({ length: batch }, () => ({ newTokens: [], logProbs: [], finishReason: 'length' as FinishReason }));
+  const finished = new Array<boolean>(batch).fill(false);
+  const stepLogits: Float32Array[] | undefined = options.keepStepLogits ? [] : undefined;
+  let mask = padded.mask;
+  let ids = padded.ids;
+
+  const started = performance.now();
+  let prefillMs = 0;
+  for (let step = 0; step < maxNewTokens; step++) {
+    const queryLen = step === 0 ? length : 1;
+    const { hidden } = model.forward({ ids, batch, mask, cache });
+    const lastPositions = Array.from({ length: batch }, (_, b) => b * queryLen + queryLen - 1);
+    const logits = model.logits(gatherRows(hidden, config.hiddenSize, lastPositions), batch);
+    if (step === 0) prefillMs = performance.now() - started;
+    stepLogits?.push(logits);
+
+    const chosen: number[] = [];
+    for (let b = 0; b < batch; b++) {
+      if (finished[b]) {
+        chosen.push(-1);
+        continue;
+      }
+      const offset = b * vocab;
+      const token = strategy.kind === 'greedy' ? argmax(logits, offset, vocab) : sampleToken(logits, offset, vocab, strategy, random!);
+      const row = rows[b];
+      row.newTokens.push(token);
+      row.logProbs.push(logSoftmaxAt(logits, offset, vocab, token));
+      chosen.push(token);
+      if (eos !== null && eos !== undefined && token === eos) {
+        finished[b] = true;
+        row.finishReason = 'eos';
+      } else if (options.stop && endsAtStopSequence(row, options.stop)) {
+        finished[b] = true;
+        row.finishReason = 'stop';
+      }
+    }
+    options.onStep?.(step, chosen);
+    if (finished.every(Boolean) || step === maxNewTokens - 1) break;
+
+    ids = Int32Array.from(chosen, (token) => (token < 0 ? pad : token));
+    const nextMask = new Uint8Array(batch * (cache.length + 1));
+    for (let b = 0; b < batch; b++) {
+      nextMask.set(mask.subarray(b * cache.length, (b + 1) * cache.length), b * (cache.length + 1));
+      nextMask[b * (cache.length + 1) + cache.length] = 1;
+    }
+    mask = nextMask;
+  }
+  return { rows, stepLogits, prefillMs, decodeMs: performance.now() - started - prefillMs };
+}
+
+/** True when the row's text now contains a stop sequence; the row's tokens are cut back to it. */
+function endsAtStopSequence(row: GeneratedRow, stop: StopSequences): boolean {
+  const text = stop.decode(row.newTokens);
+  if (!stop.sequences.some((s) => s.length > 0 && text.includes(s))) return false;
+  // Keep the shortest token prefix whose text contains a stop sequence, like a streaming client would.
+  for (let n = 1; n <= row.newTokens.length; n++) {
+    const prefix = stop.decode(row.newTokens.slice(0, n));
+    if (stop.sequences.some((s) => s.length > 0 && prefix.includes(s))) {
+      row.newTokens.length = n;
+      row.logProbs.length = n;
+      return true;
+    }
+  }
+  return true;
+}
