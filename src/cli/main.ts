@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+import { TuneloopError } from '../errors.js';
+import { GENERATE_HELP, runGenerate } from './commands/generate.js';
+import { INFO_HELP, runInfo } from './commands/info.js';
+import { SCORE_HELP, runScore } from './commands/score.js';
+
+const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<void> }> = {
+  info: { help: INFO_HELP, run: runInfo },
+  generate: { help: GENERATE_HELP, run: runGenerate },
+  score: { help: SCORE_HELP, run: runScore },
+};
+
+const USAGE = `tuneloop: run, adapt and evaluate BLOOM-family language models in Node.js
+
+Usage: tuneloop <command> [options]     (tuneloop <command> --help for its options)
+
+Commands:
+  info       describe a checkpoint: architecture, parameters, dtypes, memory
+  generate   continue prompts (greedy or sampled, batched, with a KV cache)
+  score      log-likelihood of continuations given contexts
+
+Examples:
+  tuneloop info --model models/demo
+  tuneloop generate --model models/demo --prompt "The tutor explains" --max-new-tokens 20
+  tuneloop generate --model models/demo --ids 17,200,33 --greedy --json
+  tuneloop score --model models/demo --context "Two plus two is" --continuation " four"
+
+Environment:
+  TUNELOOP_BACKEND=auto|native|typescript   compute backend (default auto)`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return name === undefined ? 1 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`tuneloop: unknown command "${name}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.help}\n`);
+    return 0;
+  }
+  try {
+    await command.run(rest);
+    return 0;
+  } catch (error) {
+    // Typed errors and argument errors are the user's to fix: print the message, not a stack.
+    const isUsage = error instanceof TuneloopError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`tuneloop ${name}: ${isUsage ? (error as Error).message : ((error as Error).stack ?? String(error))}\n`);
+    return isUsage ? 2 : 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,74 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { type BackendChoice, selectBackend } from '../engine/select-backend.js';
+import { InvalidInputError } from '../errors.js';
+import { BloomModel } from '../models/bloom/model.js';
+import type { ComputeDType } from '../models/bloom/weights.js';
+import { type BloomTokenizer, loadTokenizer } from '../tokenizer/tokenizer.js';
+import { ProgressBar, note } from './progress.js';
+
+/** Options every model-running command shares, in parseArgs form. */
+export const MODEL_OPTIONS = {
+  model: { type: 'string' },
+  dtype: { type: 'string', default: 'fp32' },
+  backend: { type: 'string', default: 'auto' },
+} as const;
+
+export const MODEL_OPTIONS_HELP = `  --model DIR            Hugging Face BLOOM directory: config.json, model.safetensors (or shards
+                         with model.safetensors.index.json), tokenizer.json for text input
+  --dtype fp32|bf16      compute precision (default fp32); bf16 halves memory and uses AMX matmuls
+  --backend auto|native|typescript
+                         compute backend (default auto: native when its addon loads); also
+                         settable with TUNELOOP_BACKEND`;
+
+export function parseDType(value: string): ComputeDType {
+  if (value === 'fp32' || value === 'f32' || value === 'float32') return 'f32';
+  if (value === 'bf16' || value === 'bfloat16') return 'bf16';
+  throw new InvalidInputError('--dtype', `must be fp32 or bf16, got "${value}"`);
+}
+
+export function requireModelDir(value: string | undefined): string {
+  if (!value) throw new InvalidInputError('--model', 'is required: the directory of a Hugging Face BLOOM checkpoint');
+  if (!existsSync(join(value, 'config.json'))) throw new InvalidInputError('--model', `${value} has no config.json`);
+  return value;
+}
+
+export async function loadModelForCli(values: { model?: string; dtype: string; backend: string }): Promise<BloomModel> {
+  const dir = requireModelDir(values.model);
+  const dtype = parseDType(values.dtype);
+  if (!['auto', 'native', 'typescript'].includes(values.backend)) {
+    throw new InvalidInputError('--backend', `must be auto, native or typescript, got "${values.backend}"`);
+  }
+  const backend = await selectBackend(values.backend as BackendChoice);
+  let bar: ProgressBar | undefined;
+  const model = BloomModel.load(dir, {
+    backend,
+    dtype,
+    onTensorLoaded: (_, loaded, total) => {
+      bar ??= new ProgressBar(`loading ${dir} (${dtype}, ${backend.name} backend)`, total);
+      bar.update(loaded);
+    },
+  });
+  bar?.finish();
+  return model;
+}
+
+/** The model directory's tokenizer, or an error naming the missing file when text input needs one. */
+export async function loadTokenizerForCli(dir: string, why: string): Promise<BloomTokenizer> {
+  if (!existsSync(join(dir, 'tokenizer.json'))) {
+    throw new InvalidInputError('--model', `${join(dir, 'tokenizer.json')} is missing; ${why}`);
+  }
+  const started = performance.now();
+  const tokenizer = await loadTokenizer(dir);
+  note(`tokenizer: ${tokenizer.vocabSize} tokens in ${((performance.now() - started) / 1000).toFixed(2)}s`);
+  return tokenizer;
+}
+
+/** Parses "17,200,33" into token ids. */
+export function parseIdList(value: string, field: string): number[] {
+  const parts = value.split(',').map((s) => s.trim());
+  if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) {
+    throw new InvalidInputError(field, `must be comma-separated non-negative integers like 17,200,33, got "${value}"`);
+  }
+  return parts.map(Number);
+}

@@ -1,0 +1,36 @@
+/**
+ * A progress bar on stderr for long work (loading, scoring). It draws in place on a terminal and prints
+ * a single line at the end otherwise, so logs stay readable.
+ */
+export class ProgressBar {
+  private readonly started = performance.now();
+  private lastDraw = 0;
+
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {}
+
+  update(done: number): void {
+    if (!this.stream.isTTY) return;
+    const now = performance.now();
+    if (done < this.total && now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    const width = 30;
+    const filled = Math.round((done / this.total) * width);
+    const seconds = ((now - this.started) / 1000).toFixed(1);
+    this.stream.write(`\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total} ${seconds}s`);
+  }
+
+  finish(summary = ''): void {
+    const seconds = ((performance.now() - this.started) / 1000).toFixed(2);
+    if (this.stream.isTTY) this.stream.write('\r\x1b[K');
+    this.stream.write(`${this.label}: ${this.total}/${this.total} in ${seconds}s${summary ? ` (${summary})` : ''}\n`);
+  }
+}
+
+/** Writes a progress or timing line to stderr, keeping stdout for results. */
+export function note(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
