@@ -1,0 +1,94 @@
+/**
+ * `npm run bench`: tuneloop beside a plain-PyTorch BLOOM (bench/peer) on the same machine, in one run.
+ *
+ * Builds a random BLOOM-560m-shaped checkpoint (vocab 250880, hidden 1024, 24 layers, 16 heads) once,
+ * then measures scoring (batch 8 x 128), greedy decoding (batch 1, prompt 32, 64 new tokens), peak
+ * memory loading in bf16, and the engine's matmul GFLOP/s beside the machine's fp32 FMA peak. Every
+ * tuneloop figure comes from its own process; the peer runs Debian's python3-torch at its best
+ * settings (fp32 with OPENBLAS_CORETYPE=SkylakeX; bf16 autocast). Prints a table and writes
+ * bench/out/results.json.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseBloomConfig } from '../src/models/bloom/config.js';
+import { writeRandomBloomCheckpoint } from '../src/models/bloom/random-init.js';
+import { measureEngine } from './engine.js';
+
+const { values } = parseArgs({
+  options: {
+    'skip-peer': { type: 'boolean', default: false },
+    out: { type: 'string', default: 'bench/out' },
+  },
+});
+const outDir = values.out;
+const modelDir = join(outDir, 'bloom-560m-random');
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+mkdirSync(outDir, { recursive: true });
+if (!existsSync(join(modelDir, 'model.safetensors'))) {
+  log(`writing a random BLOOM-560m-shaped checkpoint to ${modelDir} (float32, ~2.2 GB) ...`);
+  const config = parseBloomConfig({ vocab_size: 250880, hidden_size: 1024, n_layer: 24, n_head: 16, bos_token_id: 1, eos_token_id: 2, pad_token_id: 3 });
+  writeRandomBloomCheckpoint(modelDir, config, { seed: 560 });
+}
+
+function worker(task: string, dtype: string): Record<string, number | string> {
+  log(`tuneloop ${task} ${dtype} ...`);
+  const output = execFileSync(process.execPath, [join('dist', 'bench', 'worker.js'), task, modelDir, dtype], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+  return JSON.parse(output.trim().split('\n').pop()!) as Record<string, number | string>;
+}
+
+function peer(mode: 'fp32' | 'bf16'): Record<string, unknown> | undefined {
+  if (values['skip-peer']) return undefined;
+  log(`PyTorch peer ${mode} ...`);
+  const env = { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX' };
+  try {
+    const output = execFileSync('/usr/bin/python3', ['bench/peer/run_peer.py', '--model', modelDir, '--mode', mode, '--threads', '2', '--json'], {
+      encoding: 'utf8',
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 1 << 22,
+    });
+    return JSON.parse(output.trim().split('\n').pop()!) as Record<string, unknown>;
+  } catch (error) {
+    log(`the peer failed (is python3-torch installed? apt-get install python3-torch): ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+const engine = measureEngine();
+const ours = {
+  load_bf16: worker('load', 'bf16'),
+  score_fp32: worker('score', 'fp32'),
+  score_bf16: worker('score', 'bf16'),
+  decode_bf16: worker('decode', 'bf16'),
+  decode_fp32: worker('decode', 'fp32'),
+};
+const theirs = { fp32: peer('fp32'), bf16: peer('bf16') };
+
+const num = (v: unknown) => (typeof v === 'number' ? v : NaN);
+const peerScoreFp32 = num(theirs.fp32?.score_tokens_per_s);
+const peerScoreBf16 = num(theirs.bf16?.score_tokens_per_s);
+const peerDecodeFp32 = num(theirs.fp32?.decode_tokens_per_s);
+const rows = [
+  { metric: 'scoring 8x128, fp32 (tokens/s)', tuneloop: num(ours.score_fp32.score_tokens_per_s), pytorch: peerScoreFp32, target: 'ratio >= 1' },
+  { metric: 'scoring 8x128, bf16 (tokens/s)', tuneloop: num(ours.score_bf16.score_tokens_per_s), pytorch: peerScoreBf16, target: 'ratio >= 1' },
+  { metric: 'greedy decode b1, bf16 weights (tokens/s) vs PyTorch fp32', tuneloop: num(ours.decode_bf16.decode_tokens_per_s), pytorch: peerDecodeFp32, target: 'ratio >= 2' },
+  { metric: 'greedy decode b1, fp32 (tokens/s)', tuneloop: num(ours.decode_fp32.decode_tokens_per_s), pytorch: peerDecodeFp32, target: '-' },
+  { metric: 'greedy decode b1, bf16 (tokens/s) vs PyTorch bf16', tuneloop: num(ours.decode_bf16.decode_tokens_per_s), pytorch: num(theirs.bf16?.decode_tokens_per_s), target: '-' },
+  { metric: 'peak RSS loading in bf16 (MB)', tuneloop: num(ours.load_bf16.peak_rss_mb), pytorch: num(theirs.bf16?.peak_rss_after_load_mb), target: 'tuneloop <= 1600 MB' },
+];
+const table = [
+  `${'metric'.padEnd(62)} ${'tuneloop'.padStart(10)} ${'PyTorch'.padStart(10)} ${'ratio'.padStart(7)}  target`,
+  ...rows.map((r) => `${r.metric.padEnd(62)} ${r.tuneloop.toFixed(1).padStart(10)} ${r.pytorch.toFixed(1).padStart(10)} ${(r.tuneloop / r.pytorch).toFixed(2).padStart(7)}  ${r.target}`),
+  '',
+  `machine fp32 FMA peak: ${engine.fmaPeakGflops?.toFixed(0) ?? 'n/a'} GFLOP/s (${engine.backend} backend)`,
+  ...engine.matmul.map((m) => `linear ${m.dtype} M=${m.m} K=${m.k} N=${m.n}: ${m.gflops.toFixed(0)} GFLOP/s`),
+];
+process.stdout.write(`${table.join('\n')}\n`);
+const results = { date: new Date().toISOString(), rows, engine, tuneloop: ours, pytorch: theirs };
+const resultsPath = join(outDir, 'results.json');
+writeFileSync(`${resultsPath}.tmp`, `${JSON.stringify(results, null, 2)}\n`);
+renameSync(`${resultsPath}.tmp`, resultsPath);
+process.stdout.write(`${JSON.stringify({ rows })}\n`);
