@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { CheckpointError } from '../../src/errors.js';
 import { SafetensorsFile, writeSafetensors } from '../../src/formats/safetensors.js';
 import { bf16ToF32, f32ToBf16 } from '../../src/engine/dtype.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tuneloop-safetensors-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Builds a safetensors file from a raw header object and data bytes, for corrupt-file cases. */
 function rawFile(name: string, header: unknown, data: Uint8Array, lengthOverride?: bigint): string {

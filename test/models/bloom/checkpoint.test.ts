@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { f32ArrayToBf16 } from '../../../src/engine/dtype.js';
 import { TypeScriptBackend } from '../../../src/engine/backends/typescript.js';
 import type { Tensor } from '../../../src/engine/tensor.js';
@@ -13,6 +13,8 @@ import { loadReference, maxAbsDiff } from '../../helpers/reference.js';
 
 const ref = loadReference('a');
 const backend = new TypeScriptBackend();
+const scratch = mkdtempSync(join(tmpdir(), 'tuneloop-ckpt-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
 const ids = ref.ints('input_ids');
 const mask = Uint8Array.from(ref.ints('attention_mask'));
 
@@ -25,7 +27,7 @@ function fixtureTensors(): Map<string, Tensor> {
 
 /** A checkpoint directory holding the fixture's config and the given tensor files. */
 function checkpointDir(files: Record<string, Map<string, Tensor>>, extra: Record<string, unknown> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tuneloop-ckpt-'));
+  const dir = mkdtempSync(join(scratch, 'case-'));
   copyFileSync(join(ref.checkpointDir, 'config.json'), join(dir, 'config.json'));
   for (const [name, tensors] of Object.entries(files)) writeSafetensors(join(dir, name), tensors);
   for (const [name, json] of Object.entries(extra)) writeFileSync(join(dir, name), JSON.stringify(json));
@@ -90,8 +92,7 @@ test('a tensor shape that disagrees with config.json is named', () => {
 });
 
 test('a directory with no weights says what it looked for', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tuneloop-empty-'));
-  mkdirSync(dir, { recursive: true });
+  const dir = mkdtempSync(join(scratch, 'empty-'));
   copyFileSync(join(ref.checkpointDir, 'config.json'), join(dir, 'config.json'));
   assert.throws(() => logitsOf(dir), (e: unknown) => CheckpointError.isInstance(e) && /no model.safetensors/.test(e.message));
 });

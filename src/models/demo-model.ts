@@ -1,0 +1,30 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseBloomConfig, type BloomConfig } from './bloom/config.js';
+import { writeRandomBloomCheckpoint } from './bloom/random-init.js';
+import { buildDemoTokenizer } from '../tokenizer/build-demo-tokenizer.js';
+import { loadTokenizer } from '../tokenizer/tokenizer.js';
+
+/**
+ * The small model the quick start runs, made from what the project ships: a byte-level BPE tokenizer
+ * trained on data/corpus/tutor-sample.txt and a 4-layer BLOOM with random weights in Hugging Face layout.
+ * Its weights are untrained, so its text is noise until fine-tuning replaces them; it exercises every
+ * part of loading, tokenizing and generating. Returns undefined when `dir` already holds it.
+ */
+export async function makeDemoModel(dir: string): Promise<BloomConfig | undefined> {
+  if (existsSync(join(dir, 'model.safetensors')) && existsSync(join(dir, 'tokenizer.json'))) return undefined;
+  await buildDemoTokenizer(dir);
+  const tokenizer = await loadTokenizer(dir);
+  const config = parseBloomConfig({
+    vocab_size: tokenizer.vocabSize,
+    hidden_size: 256,
+    n_layer: 4,
+    n_head: 8,
+    bos_token_id: tokenizer.bosTokenId,
+    eos_token_id: tokenizer.eosTokenId,
+    pad_token_id: tokenizer.padTokenId,
+  });
+  // A wide initialisation makes the untrained model's choices vary, so sampled demo text is not one token repeated.
+  writeRandomBloomCheckpoint(dir, config, { seed: 2024, initStd: 0.5 });
+  return config;
+}
