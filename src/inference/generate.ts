@@ -2,7 +2,7 @@ import { InvalidInputError } from '../errors.js';
 import type { BloomModel } from '../models/bloom/model.js';
 import { KvCache } from '../models/bloom/kv-cache.js';
 import { gatherRows, leftPad } from './batch.js';
-import { type DecodingStrategy, SeededRandom, argmax, logSoftmaxAt, sampleToken, validateStrategy } from './sampling.js';
+import { type DecodingStrategy, SeededRandom, argmax, sampleToken, validateStrategy } from './sampling.js';
 
 export interface StopSequences {
   readonly sequences: readonly string[];
@@ -72,18 +72,19 @@ export function generate(model: BloomModel, prompts: readonly (readonly number[]
     if (step === 0) prefillMs = performance.now() - started;
     stepLogits?.push(logits);
 
-    const chosen: number[] = [];
-    for (let b = 0; b < batch; b++) {
-      if (finished[b]) {
-        chosen.push(-1);
-        continue;
-      }
+    const chosen = Array.from({ length: batch }, (_, b) => {
+      if (finished[b]) return -1;
       const offset = b * vocab;
-      const token = strategy.kind === 'greedy' ? argmax(logits, offset, vocab) : sampleToken(logits, offset, vocab, strategy, random!);
+      return strategy.kind === 'greedy' ? argmax(logits, offset, vocab) : sampleToken(logits, offset, vocab, strategy, random!);
+    });
+    // One backend call scores every row's choice (a threaded log-softmax over the whole vocabulary).
+    const { logProbs } = model.backend.tokenLogProbs(logits, vocab, Int32Array.from(chosen, (token) => Math.max(token, 0)));
+    for (let b = 0; b < batch; b++) {
+      const token = chosen[b];
+      if (token < 0) continue;
       const row = rows[b];
       row.newTokens.push(token);
-      row.logProbs.push(logSoftmaxAt(logits, offset, vocab, token));
-      chosen.push(token);
+      row.logProbs.push(logProbs[b]);
       if (eos !== null && eos !== undefined && token === eos) {
         finished[b] = true;
         row.finishReason = 'eos';

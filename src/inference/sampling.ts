@@ -55,15 +55,6 @@ export function argmax(logits: Float32Array, offset = 0, length = logits.length)
   return best - offset;
 }
 
-/** Log-softmax of one row, read at `token`. */
-export function logSoftmaxAt(logits: Float32Array, offset: number, length: number, token: number): number {
-  let max = -Infinity;
-  for (let i = offset; i < offset + length; i++) if (logits[i] > max) max = logits[i];
-  let total = 0;
-  for (let i = offset; i < offset + length; i++) total += Math.exp(logits[i] - max);
-  return logits[offset + token] - max - Math.log(total);
-}
-
 /** Draws a token from one row of logits with temperature, top-k and top-p (nucleus) filtering. */
 export function sampleToken(logits: Float32Array, offset: number, vocab: number, strategy: Extract<DecodingStrategy, { kind: 'sample' }>, random: SeededRandom): number {
   const { temperature, topK, topP } = strategy;
