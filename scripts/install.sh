@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libdnnl-dev g++ make python3)
-if [ "${TUNELOOP_SKIP_PEER:-0}" != "1" ]; then packages+=(python3-torch); fi
+# The peer needs OpenBLAS: python3-torch alone pulls the reference BLAS, about 20x slower in fp32.
+if [ "${TUNELOOP_SKIP_PEER:-0}" != "1" ]; then packages+=(python3-torch libopenblas0-pthread); fi
 
 missing=()
 for p in "${packages[@]}"; do
