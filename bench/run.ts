@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseBloomConfig } from '../src/models/bloom/config.js';
 import { writeRandomBloomCheckpoint } from '../src/models/bloom/random-init.js';
-import { measureEngine } from './engine.js';
+import { formatMatmulReport, measureMatmulGflops } from './matmul.js';
 
 const { values } = parseArgs({
   options: {
@@ -57,7 +57,8 @@ function peer(mode: 'fp32' | 'bf16'): Record<string, unknown> | undefined {
   }
 }
 
-const engine = measureEngine();
+log('engine matmul GFLOP/s and machine peaks ...');
+const engine = measureMatmulGflops();
 const ours = {
   load_bf16: worker('load', 'bf16'),
   score_fp32: worker('score', 'fp32'),
@@ -83,8 +84,7 @@ const table = [
   `${'metric'.padEnd(62)} ${'tuneloop'.padStart(10)} ${'PyTorch'.padStart(10)} ${'ratio'.padStart(7)}  target`,
   ...rows.map((r) => `${r.metric.padEnd(62)} ${r.tuneloop.toFixed(1).padStart(10)} ${r.pytorch.toFixed(1).padStart(10)} ${(r.tuneloop / r.pytorch).toFixed(2).padStart(7)}  ${r.target}`),
   '',
-  `machine fp32 FMA peak: ${engine.fmaPeakGflops?.toFixed(0) ?? 'n/a'} GFLOP/s (${engine.backend} backend)`,
-  ...engine.matmul.map((m) => `linear ${m.dtype} M=${m.m} K=${m.k} N=${m.n}: ${m.gflops.toFixed(0)} GFLOP/s`),
+  formatMatmulReport(engine),
 ];
 process.stdout.write(`${table.join('\n')}\n`);
 const results = { date: new Date().toISOString(), rows, engine, tuneloop: ours, pytorch: theirs };

@@ -1,0 +1,282 @@
+// N-API registration. The TypeScript wrapper (src/engine/backends/native.ts) validates every
+// argument before calling in; the checks here repeat the ones that guard memory safety, so that
+// a direct call with wrong arguments throws instead of crashing the process.
+#include <napi.h>
+#include <omp.h>
+
+#include <cmath>
+#include <initializer_list>
+#include <new>
+#include <string>
+
+#include "kernels.h"
+
+namespace tuneloop {
+
+namespace {
+
+// Distinguishes our weight externals from any other addon's.
+constexpr napi_type_tag kWeightTag = {0x7475'6e65'6c6f'6f70ULL, 0x5765'6967'6874'0001ULL};
+
+template <typename T>
+struct TypedArg {
+  T* data;
+  size_t length;
+};
+
+template <typename T>
+TypedArg<T> typedArg(const Napi::CallbackInfo& info, size_t index, napi_typedarray_type type, const char* name) {
+  Napi::Value v = info[index];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) {
+    throw Napi::TypeError::New(info.Env(), std::string(name) + " has the wrong typed-array type");
+  }
+  auto array = v.As<Napi::TypedArrayOf<T>>();
+  return {array.Data(), array.ElementLength()};
+}
+
+// A fresh float32 output array, about to be written in full for the first time.
+TypedArg<float> outputArg(const Napi::CallbackInfo& info, size_t index) {
+  auto out = typedArg<float>(info, index, napi_float32_array, "out");
+  adviseHugePages(out.data, out.length * sizeof(float));
+  return out;
+}
+
+int64_t intArg(const Napi::CallbackInfo& info, size_t index, const char* name, int64_t min) {
+  Napi::Value v = info[index];
+  if (!v.IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= static_cast<double>(min) && d <= 9007199254740991.0) || std::floor(d) != d) {
+    throw Napi::RangeError::New(info.Env(), std::string(name) + " must be an integer >= " + std::to_string(min));
+  }
+  return static_cast<int64_t>(d);
+}
+
+// Product of validated non-negative sizes; a product past int64 cannot match any real length.
+int64_t product(const Napi::CallbackInfo& info, std::initializer_list<int64_t> factors) {
+  int64_t result = 1;
+  for (int64_t f : factors) {
+    if (__builtin_mul_overflow(result, f, &result)) throw Napi::RangeError::New(info.Env(), "sizes overflow");
+  }
+  return result;
+}
+
+void requireLength(const Napi::CallbackInfo& info, size_t actual, int64_t expected, const char* name) {
+  if (static_cast<int64_t>(actual) != expected) {
+    throw Napi::RangeError::New(info.Env(), std::string(name) + " has " + std::to_string(actual) + " elements, expected " +
+                                                std::to_string(expected));
+  }
+}
+
+const PackedWeight& weightArg(const Napi::CallbackInfo& info, size_t index) {
+  Napi::Value v = info[index];
+  if (!v.IsExternal() || !v.As<Napi::External<PackedWeight>>().CheckTypeTag(&kWeightTag)) {
+    throw Napi::TypeError::New(info.Env(), "weight is not a tuneloop native weight handle");
+  }
+  return *v.As<Napi::External<PackedWeight>>().Data();
+}
+
+// prepareWeight(data: Float32Array | Uint16Array, srcDtype: 0 f32 | 1 bf16 | 2 f16, out, in, dstDtype) → handle
+Napi::Value PrepareWeight(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t srcCode = intArg(info, 1, "srcDtype", 0);
+  const int64_t out = intArg(info, 2, "outFeatures", 1);
+  const int64_t in = intArg(info, 3, "inFeatures", 1);
+  const int64_t dstCode = intArg(info, 4, "dtype", 0);
+  if (srcCode > 2 || dstCode > 1) throw Napi::RangeError::New(env, "unknown dtype code");
+  const auto srcType = static_cast<DType>(srcCode);
+  const void* src;
+  if (srcType == DType::F32) {
+    auto data = typedArg<float>(info, 0, napi_float32_array, "data");
+    requireLength(info, data.length, product(info, {out, in}), "data");
+    src = data.data;
+  } else {
+    auto data = typedArg<uint16_t>(info, 0, napi_uint16_array, "data");
+    requireLength(info, data.length, product(info, {out, in}), "data");
+    src = data.data;
+  }
+  PackedWeight* w = prepareWeight(src, srcType, out, in, static_cast<DType>(dstCode));
+  const auto bytes = static_cast<int64_t>(w->bytes);
+  auto handle = Napi::External<PackedWeight>::New(env, w, [bytes](Napi::Env finalizeEnv, PackedWeight* weight) {
+    Napi::MemoryManagement::AdjustExternalMemory(finalizeEnv, -bytes);
+    delete weight;
+  });
+  handle.TypeTag(&kWeightTag);
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  return handle;
+}
+
+Napi::Value WeightBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(weightArg(info, 0).bytes));
+}
+
+// linear(x, rows, weight, bias | null, out)
+Napi::Value Linear(const Napi::CallbackInfo& info) {
+  const int64_t rows = intArg(info, 1, "rows", 0);
+  const PackedWeight& w = weightArg(info, 2);
+  auto x = typedArg<float>(info, 0, napi_float32_array, "x");
+  requireLength(info, x.length, product(info, {rows, w.inFeatures}), "x");
+  const float* bias = nullptr;
+  if (!info[3].IsNull()) {
+    auto b = typedArg<float>(info, 3, napi_float32_array, "bias");
+    requireLength(info, b.length, w.outFeatures, "bias");
+    bias = b.data;
+  }
+  auto out = outputArg(info, 4);
+  requireLength(info, out.length, product(info, {rows, w.outFeatures}), "out");
+  linearForward(x.data, rows, w, bias, out.data);
+  return info.Env().Undefined();
+}
+
+// embedding(table, ids, out)
+Napi::Value Embedding(const Napi::CallbackInfo& info) {
+  const PackedWeight& table = weightArg(info, 0);
+  auto ids = typedArg<int32_t>(info, 1, napi_int32_array, "ids");
+  auto out = outputArg(info, 2);
+  requireLength(info, out.length, product(info, {static_cast<int64_t>(ids.length), table.inFeatures}), "out");
+  for (size_t i = 0; i < ids.length; i++) {
+    if (ids.data[i] < 0 || ids.data[i] >= table.outFeatures) {
+      throw Napi::RangeError::New(info.Env(), "ids[" + std::to_string(i) + "] is outside the table");
+    }
+  }
+  embeddingForward(table, ids.data, static_cast<int64_t>(ids.length), out.data);
+  return info.Env().Undefined();
+}
+
+// layerNorm(x, gamma, beta, eps, out)
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  auto x = typedArg<float>(info, 0, napi_float32_array, "x");
+  auto gamma = typedArg<float>(info, 1, napi_float32_array, "gamma");
+  auto beta = typedArg<float>(info, 2, napi_float32_array, "beta");
+  auto out = outputArg(info, 4);
+  if (!info[3].IsNumber()) throw Napi::TypeError::New(info.Env(), "eps must be a number");
+  const double eps = info[3].As<Napi::Number>().DoubleValue();
+  const int64_t dim = static_cast<int64_t>(gamma.length);
+  if (dim == 0 || x.length % gamma.length != 0) throw Napi::RangeError::New(info.Env(), "x does not split into rows of gamma.length");
+  requireLength(info, beta.length, dim, "beta");
+  requireLength(info, out.length, static_cast<int64_t>(x.length), "out");
+  layernormForward(x.data, static_cast<int64_t>(x.length) / dim, dim, gamma.data, beta.data, eps, out.data);
+  return info.Env().Undefined();
+}
+
+// gelu(x, out)
+Napi::Value Gelu(const Napi::CallbackInfo& info) {
+  auto x = typedArg<float>(info, 0, napi_float32_array, "x");
+  auto out = outputArg(info, 1);
+  requireLength(info, out.length, static_cast<int64_t>(x.length), "out");
+  geluForward(x.data, static_cast<int64_t>(x.length), out.data);
+  return info.Env().Undefined();
+}
+
+// addInPlace(dst, src)
+Napi::Value AddInPlace(const Napi::CallbackInfo& info) {
+  auto dst = typedArg<float>(info, 0, napi_float32_array, "dst");
+  auto src = typedArg<float>(info, 1, napi_float32_array, "src");
+  requireLength(info, src.length, static_cast<int64_t>(dst.length), "src");
+  addInPlace(dst.data, src.data, static_cast<int64_t>(dst.length));
+  return info.Env().Undefined();
+}
+
+// attention(qkv, batch, queryLen, heads, headDim, keyCache, valueCache, capacity, pastLen, mask, slopes, out)
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  AttentionShape s{};
+  s.batch = intArg(info, 1, "batch", 1);
+  s.queryLen = intArg(info, 2, "queryLen", 1);
+  s.heads = intArg(info, 3, "heads", 1);
+  s.headDim = intArg(info, 4, "headDim", 1);
+  s.capacity = intArg(info, 7, "capacity", 1);
+  s.pastLen = intArg(info, 8, "pastLen", 0);
+  const int64_t keyLen = s.pastLen + s.queryLen;
+  if (keyLen > s.capacity) throw Napi::RangeError::New(info.Env(), "pastLen + queryLen exceeds capacity");
+  auto qkv = typedArg<float>(info, 0, napi_float32_array, "qkv");
+  auto keys = typedArg<float>(info, 5, napi_float32_array, "keyCache");
+  auto values = typedArg<float>(info, 6, napi_float32_array, "valueCache");
+  auto mask = typedArg<uint8_t>(info, 9, napi_uint8_array, "mask");
+  auto slopes = typedArg<float>(info, 10, napi_float32_array, "slopes");
+  auto out = outputArg(info, 11);
+  requireLength(info, qkv.length, product(info, {s.batch, s.queryLen, s.heads, 3, s.headDim}), "qkv");
+  requireLength(info, keys.length, product(info, {s.batch, s.heads, s.capacity, s.headDim}), "keyCache");
+  requireLength(info, values.length, product(info, {s.batch, s.heads, s.capacity, s.headDim}), "valueCache");
+  requireLength(info, mask.length, product(info, {s.batch, keyLen}), "mask");
+  requireLength(info, slopes.length, s.heads, "slopes");
+  requireLength(info, out.length, product(info, {s.batch, s.queryLen, s.heads, s.headDim}), "out");
+  attentionForward(s, qkv.data, keys.data, values.data, mask.data, slopes.data, out.data);
+  return info.Env().Undefined();
+}
+
+// tokenLogProbs(logits, vocab, targets, logProbsOut, isGreedyOut)
+Napi::Value TokenLogProbs(const Napi::CallbackInfo& info) {
+  const int64_t vocab = intArg(info, 1, "vocab", 1);
+  auto logits = typedArg<float>(info, 0, napi_float32_array, "logits");
+  auto targets = typedArg<int32_t>(info, 2, napi_int32_array, "targets");
+  auto logProbs = typedArg<float>(info, 3, napi_float32_array, "logProbs");
+  auto greedy = typedArg<uint8_t>(info, 4, napi_uint8_array, "isGreedy");
+  const auto rows = static_cast<int64_t>(targets.length);
+  requireLength(info, logits.length, product(info, {rows, vocab}), "logits");
+  requireLength(info, logProbs.length, rows, "logProbs");
+  requireLength(info, greedy.length, rows, "isGreedy");
+  for (int64_t r = 0; r < rows; r++) {
+    if (targets.data[r] < 0 || targets.data[r] >= vocab) {
+      throw Napi::RangeError::New(info.Env(), "targets[" + std::to_string(r) + "] is outside the vocabulary");
+    }
+  }
+  tokenLogProbsForward(logits.data, rows, vocab, targets.data, logProbs.data, greedy.data);
+  return info.Env().Undefined();
+}
+
+Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
+  const double seconds = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0.5;
+  return Napi::Number::New(info.Env(), fmaPeakGflops(seconds));
+}
+
+Napi::Value Bf16DotPeak(const Napi::CallbackInfo& info) {
+  const double seconds = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0.5;
+  return Napi::Number::New(info.Env(), bf16DotPeakGflops(seconds));
+}
+
+Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), omp_get_max_threads()); }
+
+// Converts C++ failures (oneDNN errors, allocation failures) into JS exceptions; letting them
+// cross the N-API boundary would terminate the process.
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  try {
+    return Fn(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const dnnl::error& e) {
+    throw Napi::Error::New(info.Env(), std::string("oneDNN: ") + e.what() + " (status " + std::to_string(e.status) + ")");
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), "tuneloop native: out of memory");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("tuneloop native: ") + e.what());
+  }
+}
+
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+void exportFunction(Napi::Env env, Napi::Object exports, const char* name) {
+  exports.Set(name, Napi::Function::New(env, guarded<Fn>, name));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exportFunction<PrepareWeight>(env, exports, "prepareWeight");
+  exportFunction<WeightBytes>(env, exports, "weightBytes");
+  exportFunction<Linear>(env, exports, "linear");
+  exportFunction<Embedding>(env, exports, "embedding");
+  exportFunction<LayerNorm>(env, exports, "layerNorm");
+  exportFunction<Gelu>(env, exports, "gelu");
+  exportFunction<AddInPlace>(env, exports, "addInPlace");
+  exportFunction<Attention>(env, exports, "attention");
+  exportFunction<TokenLogProbs>(env, exports, "tokenLogProbs");
+  exportFunction<FmaPeak>(env, exports, "fmaPeakGflops");
+  exportFunction<Bf16DotPeak>(env, exports, "bf16DotPeakGflops");
+  exportFunction<Threads>(env, exports, "threads");
+  return exports;
+}
+
+}  // namespace
+
+}  // namespace tuneloop
+
+Napi::Object InitTuneloopNative(Napi::Env env, Napi::Object exports) { return tuneloop::Init(env, exports); }
+
+NODE_API_MODULE(tuneloop_native, InitTuneloopNative)

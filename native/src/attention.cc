@@ -1,0 +1,325 @@
+// BLOOM self-attention with ALiBi, causal and padding masks, and a KV cache.
+//
+// Hugging Face fills masked scores with float32's lowest value (not -inf) before the softmax, so
+// a query that sees no real key (a left-padding row) gets uniform weights over every key, future
+// ones included, while for any other query the masked keys get exactly zero weight. Both cases
+// are reproduced here: the first as a plain average of the values, the second by giving masked
+// keys a weight of exp(-inf) = 0.
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "kernels.h"
+#include "vecmath.h"
+
+namespace tuneloop {
+
+namespace {
+
+// Queries per task. With fewer (batch, head) pairs than threads, the blocks of one head are
+// spread over the threads.
+constexpr int64_t kQueryBlock = 32;
+// Below this many queries in a block, dot products are computed directly on the K rows.
+constexpr int64_t kTransposeMinQueries = 4;
+// Keys scored per register tile (four AVX-512 vectors), and queries scored together.
+constexpr int64_t kKeyTile = 64;
+constexpr int kQueryGroup = 4;
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+#if defined(__AVX512F__)
+// Scores of G queries against 64 keys per tile; each K vector loaded serves all G queries, which
+// keeps the loop on the FMA units rather than on loads.
+template <int G>
+void tileScoresGroup(const float* const* q, const float* keysT, int64_t ldk, int64_t d, int64_t n, float* scores) {
+  for (int64_t j0 = 0; j0 < n; j0 += kKeyTile) {
+    __m512 acc[G][4];
+    for (int g = 0; g < G; g++)
+      for (int t = 0; t < 4; t++) acc[g][t] = _mm512_setzero_ps();
+    for (int64_t e = 0; e < d; e++) {
+      const float* row = keysT + e * ldk + j0;
+      const __m512 k0 = _mm512_loadu_ps(row), k1 = _mm512_loadu_ps(row + 16), k2 = _mm512_loadu_ps(row + 32),
+                   k3 = _mm512_loadu_ps(row + 48);
+      for (int g = 0; g < G; g++) {
+        const __m512 qe = _mm512_set1_ps(q[g][e]);
+        acc[g][0] = _mm512_fmadd_ps(qe, k0, acc[g][0]);
+        acc[g][1] = _mm512_fmadd_ps(qe, k1, acc[g][1]);
+        acc[g][2] = _mm512_fmadd_ps(qe, k2, acc[g][2]);
+        acc[g][3] = _mm512_fmadd_ps(qe, k3, acc[g][3]);
+      }
+    }
+    for (int g = 0; g < G; g++)
+      for (int t = 0; t < 4; t++) _mm512_storeu_ps(scores + g * ldk + j0 + 16 * t, acc[g][t]);
+  }
+}
+#endif
+
+// scores[g·ldk + j] = q[g] · K[j] for g < count (<= kQueryGroup) and j < n, from K transposed to
+// [d][ldk] (ldk a multiple of kKeyTile, zero past the last key). Whole tiles are written.
+void tileScores(const float* const* q, int count, const float* keysT, int64_t ldk, int64_t d, int64_t n, float* scores) {
+#if defined(__AVX512F__)
+  switch (count) {
+    case 1: return tileScoresGroup<1>(q, keysT, ldk, d, n, scores);
+    case 2: return tileScoresGroup<2>(q, keysT, ldk, d, n, scores);
+    case 3: return tileScoresGroup<3>(q, keysT, ldk, d, n, scores);
+    default: return tileScoresGroup<4>(q, keysT, ldk, d, n, scores);
+  }
+#else
+  const int64_t tiles = (n + kKeyTile - 1) / kKeyTile * kKeyTile;
+  for (int g = 0; g < count; g++) {
+    float* row = scores + g * ldk;
+    std::fill(row, row + tiles, 0.0f);
+    for (int64_t e = 0; e < d; e++)
+      for (int64_t j = 0; j < tiles; j++) row[j] += q[g][e] * keysT[e * ldk + j];
+  }
+#endif
+}
+
+// scores[j] = q · K[j] for j < n, K row-major [n][d] (the decoding path: one query per task).
+void rowScores(const float* q, const float* keys, int64_t d, int64_t n, float* scores) {
+  for (int64_t j = 0; j < n; j++) {
+    const float* k = keys + j * d;
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t e = 0; e < d; e++) dot += q[e] * k[e];
+    scores[j] = dot;
+  }
+}
+
+// Turns raw dot products into unnormalized softmax weights in place: s·scale + slope·pos for
+// real keys, exp(s - max), and 0 for masked keys. Returns the sum of the weights.
+float softmaxWeights(float* scores, int64_t n, const uint8_t* mask, const float* positions, float scale, float slope) {
+  float max = kNegInf;
+  int64_t j = 0;
+#if defined(__AVX512F__)
+  __m512 vmax = _mm512_set1_ps(kNegInf);
+  for (; j < n; j += 16) {
+    const __mmask16 tail = n - j >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - j)) - 1);
+    const __m128i m = _mm_maskz_loadu_epi8(tail, mask + j);
+    const __mmask16 real = _mm_test_epi8_mask(m, m);
+    __m512 s = _mm512_maskz_loadu_ps(tail, scores + j);
+    s = _mm512_fmadd_ps(s, _mm512_set1_ps(scale), _mm512_mul_ps(_mm512_set1_ps(slope), _mm512_maskz_loadu_ps(tail, positions + j)));
+    s = _mm512_mask_blend_ps(real, _mm512_set1_ps(kNegInf), s);
+    vmax = _mm512_max_ps(vmax, s);
+    _mm512_mask_storeu_ps(scores + j, tail, s);
+  }
+  max = _mm512_reduce_max_ps(vmax);
+#else
+  for (; j < n; j++) {
+    scores[j] = mask[j] ? scores[j] * scale + slope * positions[j] : kNegInf;
+    max = std::max(max, scores[j]);
+  }
+#endif
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) scores[i] -= max;
+  expInPlace(scores, n);
+  float total = 0.0f;
+#pragma omp simd reduction(+ : total)
+  for (int64_t i = 0; i < n; i++) total += scores[i];
+  return total;
+}
+
+#if defined(__AVX512F__)
+// The common case, headDim = 16·C (C <= 8): one accumulator per 16 columns, all in registers.
+template <int C>
+void weightedValuesFixed(const float* weights, int64_t n, const float* values, float scale, float* out) {
+  __m512 acc[C];
+  for (int i = 0; i < C; i++) acc[i] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j++) {
+    const __m512 w = _mm512_set1_ps(weights[j]);
+    const float* v = values + j * 16 * C;
+    for (int i = 0; i < C; i++) acc[i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(v + 16 * i), acc[i]);
+  }
+  for (int i = 0; i < C; i++) _mm512_storeu_ps(out + 16 * i, _mm512_mul_ps(acc[i], _mm512_set1_ps(scale)));
+}
+#endif
+
+// out[e] = scale · Σ_j weights[j] · V[j][e], V row-major [n][d].
+void weightedValues(const float* weights, int64_t n, const float* values, int64_t d, float scale, float* out) {
+#if defined(__AVX512F__)
+  switch (d) {
+    case 16: return weightedValuesFixed<1>(weights, n, values, scale, out);
+    case 32: return weightedValuesFixed<2>(weights, n, values, scale, out);
+    case 48: return weightedValuesFixed<3>(weights, n, values, scale, out);
+    case 64: return weightedValuesFixed<4>(weights, n, values, scale, out);
+    case 80: return weightedValuesFixed<5>(weights, n, values, scale, out);
+    case 96: return weightedValuesFixed<6>(weights, n, values, scale, out);
+    case 112: return weightedValuesFixed<7>(weights, n, values, scale, out);
+    case 128: return weightedValuesFixed<8>(weights, n, values, scale, out);
+    default: break;
+  }
+  for (int64_t e0 = 0; e0 < d; e0 += 16) {
+    const __mmask16 lanes = d - e0 >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (d - e0)) - 1);
+    const float* v = values + e0;
+    // Four partial sums over keys hide the FMA latency.
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+      a0 = _mm512_fmadd_ps(_mm512_set1_ps(weights[j]), _mm512_maskz_loadu_ps(lanes, v + j * d), a0);
+      a1 = _mm512_fmadd_ps(_mm512_set1_ps(weights[j + 1]), _mm512_maskz_loadu_ps(lanes, v + (j + 1) * d), a1);
+      a2 = _mm512_fmadd_ps(_mm512_set1_ps(weights[j + 2]), _mm512_maskz_loadu_ps(lanes, v + (j + 2) * d), a2);
+      a3 = _mm512_fmadd_ps(_mm512_set1_ps(weights[j + 3]), _mm512_maskz_loadu_ps(lanes, v + (j + 3) * d), a3);
+    }
+    for (; j < n; j++) a0 = _mm512_fmadd_ps(_mm512_set1_ps(weights[j]), _mm512_maskz_loadu_ps(lanes, v + j * d), a0);
+    const __m512 sum = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+    _mm512_mask_storeu_ps(out + e0, lanes, _mm512_mul_ps(sum, _mm512_set1_ps(scale)));
+  }
+#else
+  std::fill(out, out + d, 0.0f);
+  for (int64_t j = 0; j < n; j++)
+    for (int64_t e = 0; e < d; e++) out[e] += weights[j] * values[j * d + e];
+  for (int64_t e = 0; e < d; e++) out[e] *= scale;
+#endif
+}
+
+struct BlockContext {
+  const AttentionShape& s;
+  const float* qkv;
+  const float* keys;    // [capacity, headDim] of this (batch, head)
+  const float* values;  // idem
+  const uint8_t* mask;  // [keyLen] of this batch row
+  const float* positions;
+  int64_t firstReal;  // first unmasked key of this batch row (keyLen if none)
+  float slope;
+  float scale;
+  int64_t b, h;
+  uint64_t call;  // distinguishes calls for the transposed-key cache
+};
+
+// K of one (batch, head) transposed to [headDim][ldk], kept per thread: a thread handles the
+// query blocks of a head from the last (which sees every key) to the first, so one transpose
+// serves them all.
+struct TransposedKeys {
+  uint64_t call = 0;
+  const float* keys = nullptr;
+  int64_t keyCount = 0;
+  float* data = nullptr;
+};
+
+const float* transposedKeys(const BlockContext& c, int64_t ldk, int64_t kEnd) {
+  thread_local Scratch storage;
+  thread_local TransposedKeys cached;
+  if (cached.call == c.call && cached.keys == c.keys && cached.keyCount >= kEnd) return cached.data;
+  const int64_t d = c.s.headDim;
+  float* keysT = storage.get<float>(d * ldk);
+  // Column blocks of 16 keep the writes to a few cache lines at a time.
+  for (int64_t e0 = 0; e0 < d; e0 += 16) {
+    const int64_t e1 = std::min(d, e0 + 16);
+    for (int64_t j = 0; j < kEnd; j++)
+      for (int64_t e = e0; e < e1; e++) keysT[e * ldk + j] = c.keys[j * d + e];
+  }
+  // Zero the tile padding: stale scratch could hold denormals, which slow the FMAs down.
+  for (int64_t e = 0; e < d; e++) std::fill(keysT + e * ldk + kEnd, keysT + (e + 1) * ldk, 0.0f);
+  cached = {c.call, c.keys, kEnd, keysT};
+  return keysT;
+}
+
+void attendBlock(const BlockContext& c, int64_t i0, int64_t i1, float* context) {
+  const AttentionShape& s = c.s;
+  const int64_t d = s.headDim;
+  const int64_t keyLen = s.pastLen + s.queryLen;
+  const int64_t ldk = (keyLen + kKeyTile - 1) / kKeyTile * kKeyTile;
+  const bool transposed = i1 - i0 >= kTransposeMinQueries;
+
+  thread_local Scratch scoreScratch;
+  float* scores = scoreScratch.get<float>(kQueryGroup * ldk);
+  // A thread gets the blocks of a head last-first (see attentionForward), so the first one
+  // transposes every key the later ones need.
+  const float* keysT = transposed ? transposedKeys(c, ldk, s.pastLen + i1) : nullptr;
+
+  auto query = [&](int64_t i) { return c.qkv + ((c.b * s.queryLen + i) * s.heads + c.h) * 3 * d; };
+  auto output = [&](int64_t i) { return context + ((c.b * s.queryLen + i) * s.heads + c.h) * d; };
+  for (int64_t g0 = i0; g0 < i1; g0 += kQueryGroup) {
+    const int count = static_cast<int>(std::min<int64_t>(kQueryGroup, i1 - g0));
+    const int64_t lastKeys = s.pastLen + g0 + count;  // keys seen by the group's last query
+    if (transposed) {
+      const float* q[kQueryGroup];
+      for (int g = 0; g < count; g++) q[g] = query(g0 + g);
+      tileScores(q, count, keysT, ldk, d, lastKeys, scores);
+    }
+    for (int g = 0; g < count; g++) {
+      const int64_t i = g0 + g;
+      const int64_t position = s.pastLen + i;
+      float* row = scores + g * ldk;
+      if (c.firstReal > position) {
+        std::fill(row, row + keyLen, 1.0f);
+        weightedValues(row, keyLen, c.values, d, 1.0f / static_cast<float>(keyLen), output(i));
+        continue;
+      }
+      const int64_t n = position + 1;
+      if (!transposed) rowScores(query(i), c.keys, d, n, row);
+      const float total = softmaxWeights(row, n, c.mask, c.positions, c.scale, c.slope);
+      weightedValues(row, n, c.values, d, 1.0f / total, output(i));
+    }
+  }
+}
+
+}  // namespace
+
+void attentionForward(const AttentionShape& s, const float* qkv, float* keyCache, float* valueCache,
+                      const uint8_t* mask, const float* slopes, float* context) {
+  const int64_t B = s.batch, T = s.queryLen, H = s.heads, D = s.headDim;
+  const int64_t keyLen = s.pastLen + T;
+
+#pragma omp parallel for collapse(2) schedule(static) if (B * H * T * D > kParallelElements)
+  for (int64_t b = 0; b < B; b++) {
+    for (int64_t h = 0; h < H; h++) {
+      const int64_t cacheBase = ((b * H + h) * s.capacity + s.pastLen) * D;
+      for (int64_t t = 0; t < T; t++) {
+        const float* src = qkv + ((b * T + t) * H + h) * 3 * D;
+        std::memcpy(keyCache + cacheBase + t * D, src + D, D * sizeof(float));
+        std::memcpy(valueCache + cacheBase + t * D, src + 2 * D, D * sizeof(float));
+      }
+    }
+  }
+
+  // ALiBi positions count real tokens only: pos = (cumsum(mask) - 1) · mask.
+  thread_local Scratch positionScratch, firstScratch;
+  float* positions = positionScratch.get<float>(B * keyLen);
+  int64_t* firstReal = firstScratch.get<int64_t>(B);
+  for (int64_t b = 0; b < B; b++) {
+    int64_t seen = 0;
+    firstReal[b] = keyLen;
+    for (int64_t j = 0; j < keyLen; j++) {
+      const int64_t real = mask[b * keyLen + j] ? 1 : 0;
+      if (real && seen == 0) firstReal[b] = j;
+      seen += real;
+      positions[b * keyLen + j] = static_cast<float>((seen - 1) * real);
+    }
+  }
+
+  static std::atomic<uint64_t> calls{0};
+  const uint64_t call = ++calls;
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+  const int64_t queryBlocks = (T + kQueryBlock - 1) / kQueryBlock;
+  const int64_t tasks = B * H * queryBlocks;
+  // Given enough heads, each thread takes whole heads (all their query blocks, which evens out the
+  // causal triangle), so the blocks of a head share its transposed keys.
+  const int64_t chunk = B * H >= omp_get_max_threads() ? queryBlocks : 1;
+#pragma omp parallel for schedule(dynamic, chunk) if (tasks > 1)
+  for (int64_t task = 0; task < tasks; task++) {
+    const int64_t block = task % queryBlocks;
+    const int64_t h = (task / queryBlocks) % H;
+    const int64_t b = task / (queryBlocks * H);
+    const BlockContext c{s,
+                         qkv,
+                         keyCache + (b * H + h) * s.capacity * D,
+                         valueCache + (b * H + h) * s.capacity * D,
+                         mask + b * keyLen,
+                         positions + b * keyLen,
+                         firstReal[b],
+                         slopes[h],
+                         scale,
+                         b,
+                         h,
+                         call};
+    const int64_t reversed = queryBlocks - 1 - block;
+    attendBlock(c, reversed * kQueryBlock, std::min(T, (reversed + 1) * kQueryBlock), context);
+  }
+}
+
+}  // namespace tuneloop

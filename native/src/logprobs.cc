@@ -1,0 +1,72 @@
+// Per-row log-softmax read at a target token, plus lm-evaluation-harness's is_greedy (the target
+// is the row's argmax, first index on ties). Rows are long (BLOOM's vocabulary is 250880), so the
+// max and the exp-sum are vectorized; the sum accumulates in double.
+#include <cmath>
+#include <limits>
+
+#include "kernels.h"
+#include "vecmath.h"
+
+namespace tuneloop {
+
+namespace {
+
+// NaNs are skipped, as a `>` scan from -inf skips them.
+float rowMax(const float* x, int64_t n) {
+  float best = -std::numeric_limits<float>::infinity();
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __m512 m0 = ninf, m1 = ninf;
+  for (; i + 32 <= n; i += 32) {
+    m0 = _mm512_max_ps(_mm512_loadu_ps(x + i), m0);
+    m1 = _mm512_max_ps(_mm512_loadu_ps(x + i + 16), m1);
+  }
+  best = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+#endif
+  for (; i < n; i++)
+    if (x[i] > best) best = x[i];
+  return best;
+}
+
+double sumExpShifted(const float* x, int64_t n, float shift) {
+  int64_t i = 0;
+  double total = 0.0;
+#if defined(__AVX512F__)
+  const __m512 s = _mm512_set1_ps(shift);
+  __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    __m512 e = _mm512_maskz_mov_ps(m, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), s)));
+    lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+    hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)));
+  }
+  total = _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+#endif
+  for (; i < n; i++) total += std::exp(static_cast<double>(x[i] - shift));
+  return total;
+}
+
+}  // namespace
+
+void tokenLogProbsForward(const float* logits, int64_t rows, int64_t vocab, const int32_t* targets, float* logProbs,
+                          uint8_t* isGreedy) {
+#pragma omp parallel for schedule(static) if (rows > 1)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = logits + r * vocab;
+    const int64_t target = targets[r];
+    const float max = rowMax(row, vocab);
+    int64_t argmax = 0;
+    for (int64_t j = 0; j < vocab; j++) {
+      if (row[j] == max) {
+        argmax = j;
+        break;
+      }
+    }
+    const double lse = static_cast<double>(max) + std::log(sumExpShifted(row, vocab, max));
+    logProbs[r] = static_cast<float>(static_cast<double>(row[target]) - lse);
+    isGreedy[r] = argmax == target ? 1 : 0;
+  }
+}
+
+}  // namespace tuneloop

@@ -1,0 +1,270 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BackendUnavailableError } from '../../errors.js';
+import type { AttentionArgs, Backend, TokenLogProbs, Weight } from '../backend.js';
+import type { DType } from '../dtype.js';
+import type { Tensor } from '../tensor.js';
+
+/**
+ * The native backend: the C++ addon in native/src (oneDNN matmuls, AVX-512 kernels, OpenMP
+ * threads), built by scripts/build-native.mjs into build/Release/tuneloop_native.node.
+ *
+ * Every argument is checked here before it reaches native code, so a wrong call throws a
+ * TypeError or RangeError naming the argument instead of reading out of bounds. The addon repeats
+ * the checks that guard memory safety for callers that bypass this class.
+ */
+
+const ADDON_FILE = join('build', 'Release', 'tuneloop_native.node');
+
+declare const nativeHandle: unique symbol;
+/** An opaque reference to a packed weight owned by the addon (freed when garbage-collected). */
+type NativeHandle = { readonly [nativeHandle]: true };
+
+interface NativeAddon {
+  prepareWeight(data: Float32Array | Uint16Array, srcDtype: number, outFeatures: number, inFeatures: number, dtype: number): NativeHandle;
+  weightBytes(weight: NativeHandle): number;
+  linear(x: Float32Array, rows: number, weight: NativeHandle, bias: Float32Array | null, out: Float32Array): void;
+  embedding(table: NativeHandle, ids: Int32Array, out: Float32Array): void;
+  layerNorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, eps: number, out: Float32Array): void;
+  gelu(x: Float32Array, out: Float32Array): void;
+  addInPlace(dst: Float32Array, src: Float32Array): void;
+  attention(
+    qkv: Float32Array,
+    batch: number,
+    queryLen: number,
+    heads: number,
+    headDim: number,
+    keyCache: Float32Array,
+    valueCache: Float32Array,
+    capacity: number,
+    pastLen: number,
+    mask: Uint8Array,
+    slopes: Float32Array,
+    out: Float32Array,
+  ): void;
+  tokenLogProbs(logits: Float32Array, vocab: number, targets: Int32Array, logProbs: Float32Array, isGreedy: Uint8Array): void;
+  fmaPeakGflops(seconds: number): number;
+  bf16DotPeakGflops(seconds: number): number;
+  threads(): number;
+}
+
+const DTYPE_CODE: Readonly<Record<DType, number>> = { f32: 0, bf16: 1, f16: 2 };
+
+/** A weight converted and packed by the addon into oneDNN's blocked layout. */
+export class NativeWeight implements Weight {
+  constructor(
+    readonly outFeatures: number,
+    readonly inFeatures: number,
+    readonly dtype: 'f32' | 'bf16',
+    /** @internal */ readonly handle: NativeHandle,
+    /** Bytes of native memory held (the packed matrix, padding included). */
+    readonly bytes: number,
+  ) {}
+}
+
+function fail(op: string, detail: string, kind: 'type' | 'range' = 'range'): never {
+  const message = `${op}: ${detail}`;
+  throw kind === 'type' ? new TypeError(message) : new RangeError(message);
+}
+
+function checkFloat32(op: string, name: string, value: unknown): asserts value is Float32Array {
+  if (!(value instanceof Float32Array)) fail(op, `${name} must be a Float32Array`, 'type');
+}
+
+function checkInteger(op: string, name: string, value: unknown, min: number): asserts value is number {
+  if (typeof value !== 'number') fail(op, `${name} must be a number, got ${typeof value}`, 'type');
+  if (!Number.isSafeInteger(value) || value < min) fail(op, `${name} must be an integer >= ${min}, got ${value}`);
+}
+
+function checkLength(op: string, name: string, actual: number, expected: number): void {
+  if (actual !== expected) fail(op, `${name} has ${actual} elements, expected ${expected}`);
+}
+
+function checkIndices(op: string, name: string, values: Int32Array, limit: number): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v < 0 || v >= limit) fail(op, `${name}[${i}] = ${v} is outside [0, ${limit})`);
+  }
+}
+
+export class NativeBackend implements Backend {
+  readonly name = 'native' as const;
+
+  constructor(private readonly addon: NativeAddon) {}
+
+  prepareWeight(tensor: Tensor, dtype: 'f32' | 'bf16'): Weight {
+    const op = 'prepareWeight';
+    if (dtype !== 'f32' && dtype !== 'bf16') fail(op, `dtype must be 'f32' or 'bf16', got ${String(dtype)}`, 'type');
+    if (tensor.shape.length !== 2) fail(op, `a weight must be a 2-D [out, in] tensor, got shape [${tensor.shape.join(', ')}]`);
+    const [outFeatures, inFeatures] = tensor.shape;
+    checkInteger(op, 'shape[0]', outFeatures, 1);
+    checkInteger(op, 'shape[1]', inFeatures, 1);
+    const code = DTYPE_CODE[tensor.dtype];
+    if (code === undefined) fail(op, `tensor.dtype must be f32, bf16 or f16, got ${String(tensor.dtype)}`, 'type');
+    const wantF32 = tensor.dtype === 'f32';
+    if (wantF32 ? !(tensor.data instanceof Float32Array) : !(tensor.data instanceof Uint16Array)) {
+      fail(op, `tensor.data must be a ${wantF32 ? 'Float32Array' : 'Uint16Array'} for dtype ${tensor.dtype}`, 'type');
+    }
+    checkLength(op, 'tensor.data', tensor.data.length, outFeatures * inFeatures);
+    const handle = this.addon.prepareWeight(tensor.data, code, outFeatures, inFeatures, DTYPE_CODE[dtype]);
+    return new NativeWeight(outFeatures, inFeatures, dtype, handle, this.addon.weightBytes(handle));
+  }
+
+  linear(x: Float32Array, rows: number, weight: Weight, bias: Float32Array | null): Float32Array {
+    const op = 'linear';
+    const w = this.nativeWeight(op, weight);
+    checkFloat32(op, 'x', x);
+    checkInteger(op, 'rows', rows, 0);
+    checkLength(op, 'x', x.length, rows * w.inFeatures);
+    if (bias !== null) {
+      checkFloat32(op, 'bias', bias);
+      checkLength(op, 'bias', bias.length, w.outFeatures);
+    }
+    const out = new Float32Array(rows * w.outFeatures);
+    if (rows > 0) this.addon.linear(x, rows, w.handle, bias, out);
+    return out;
+  }
+
+  embedding(table: Weight, ids: Int32Array): Float32Array {
+    const op = 'embedding';
+    const w = this.nativeWeight(op, table);
+    if (!(ids instanceof Int32Array)) fail(op, 'ids must be an Int32Array', 'type');
+    checkIndices(op, 'ids', ids, w.outFeatures);
+    const out = new Float32Array(ids.length * w.inFeatures);
+    if (ids.length > 0) this.addon.embedding(w.handle, ids, out);
+    return out;
+  }
+
+  layerNorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, eps: number): Float32Array {
+    const op = 'layerNorm';
+    checkFloat32(op, 'x', x);
+    checkFloat32(op, 'gamma', gamma);
+    checkFloat32(op, 'beta', beta);
+    if (gamma.length === 0) fail(op, 'gamma is empty');
+    checkLength(op, 'beta', beta.length, gamma.length);
+    if (x.length % gamma.length !== 0) fail(op, `x has ${x.length} values, not a whole number of rows of ${gamma.length}`);
+    if (typeof eps !== 'number' || !(eps >= 0) || !Number.isFinite(eps)) fail(op, `eps must be a finite number >= 0, got ${eps}`);
+    const out = new Float32Array(x.length);
+    if (x.length > 0) this.addon.layerNorm(x, gamma, beta, eps, out);
+    return out;
+  }
+
+  gelu(x: Float32Array): Float32Array {
+    checkFloat32('gelu', 'x', x);
+    const out = new Float32Array(x.length);
+    if (x.length > 0) this.addon.gelu(x, out);
+    return out;
+  }
+
+  addInPlace(dst: Float32Array, src: Float32Array): void {
+    const op = 'addInPlace';
+    checkFloat32(op, 'dst', dst);
+    checkFloat32(op, 'src', src);
+    checkLength(op, 'src', src.length, dst.length);
+    if (dst.length > 0) this.addon.addInPlace(dst, src);
+  }
+
+  attention(args: AttentionArgs): Float32Array {
+    const op = 'attention';
+    const { qkv, batch, queryLen, heads, headDim, keyCache, valueCache, capacity, pastLen, mask, slopes } = args;
+    checkInteger(op, 'batch', batch, 1);
+    checkInteger(op, 'queryLen', queryLen, 1);
+    checkInteger(op, 'heads', heads, 1);
+    checkInteger(op, 'headDim', headDim, 1);
+    checkInteger(op, 'capacity', capacity, 1);
+    checkInteger(op, 'pastLen', pastLen, 0);
+    const keyLen = pastLen + queryLen;
+    if (keyLen > capacity) fail(op, `pastLen + queryLen = ${keyLen} exceeds the cache capacity ${capacity}`);
+    checkFloat32(op, 'qkv', qkv);
+    checkFloat32(op, 'keyCache', keyCache);
+    checkFloat32(op, 'valueCache', valueCache);
+    checkFloat32(op, 'slopes', slopes);
+    if (!(mask instanceof Uint8Array)) fail(op, 'mask must be a Uint8Array', 'type');
+    checkLength(op, 'qkv', qkv.length, batch * queryLen * heads * 3 * headDim);
+    checkLength(op, 'keyCache', keyCache.length, batch * heads * capacity * headDim);
+    checkLength(op, 'valueCache', valueCache.length, batch * heads * capacity * headDim);
+    checkLength(op, 'mask', mask.length, batch * keyLen);
+    checkLength(op, 'slopes', slopes.length, heads);
+    for (let i = 0; i < mask.length; i++) {
+      if (mask[i] > 1) fail(op, `mask[${i}] = ${mask[i]}; the mask holds 0 (padding) or 1 (token)`);
+    }
+    const context = new Float32Array(batch * queryLen * heads * headDim);
+    this.addon.attention(qkv, batch, queryLen, heads, headDim, keyCache, valueCache, capacity, pastLen, mask, slopes, context);
+    return context;
+  }
+
+  tokenLogProbs(logits: Float32Array, vocab: number, targets: Int32Array): TokenLogProbs {
+    const op = 'tokenLogProbs';
+    checkFloat32(op, 'logits', logits);
+    checkInteger(op, 'vocab', vocab, 1);
+    if (!(targets instanceof Int32Array)) fail(op, 'targets must be an Int32Array', 'type');
+    checkLength(op, 'logits', logits.length, targets.length * vocab);
+    checkIndices(op, 'targets', targets, vocab);
+    const logProbs = new Float32Array(targets.length);
+    const isGreedy = new Uint8Array(targets.length);
+    if (targets.length > 0) this.addon.tokenLogProbs(logits, vocab, targets, logProbs, isGreedy);
+    return { logProbs, isGreedy };
+  }
+
+  /** Measured float32 FMA peak of all threads together (GFLOP/s), the yardstick for linear(). */
+  fmaPeakGflops(seconds = 0.5): number {
+    return this.addon.fmaPeakGflops(seconds);
+  }
+
+  /** Measured bf16 dot-product (vdpbf16ps) peak in GFLOP/s; 0 where the CPU lacks the instruction. */
+  bf16DotPeakGflops(seconds = 0.5): number {
+    return this.addon.bf16DotPeakGflops(seconds);
+  }
+
+  /** OpenMP threads the kernels use (OMP_NUM_THREADS, else one per core). */
+  threads(): number {
+    return this.addon.threads();
+  }
+
+  private nativeWeight(op: string, weight: Weight): NativeWeight {
+    if (!(weight instanceof NativeWeight)) fail(op, 'weight was not prepared by the native backend; prepare it with this backend', 'type');
+    return weight;
+  }
+}
+
+/** Where the addon is looked for: TUNELOOP_NATIVE_ADDON, else build/Release under the package root. */
+function addonCandidates(): string[] {
+  const override = process.env.TUNELOOP_NATIVE_ADDON;
+  if (override) return [resolve(override)];
+  // This module runs from src/engine/backends (tests via a loader) or dist/src/engine/backends.
+  const candidates: string[] = [];
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 5; depth++) {
+    candidates.push(join(dir, ADDON_FILE));
+    dir = dirname(dir);
+  }
+  return candidates;
+}
+
+let loaded: NativeBackend | undefined;
+
+/**
+ * Loads the addon and returns the native backend (one shared instance). Throws
+ * BackendUnavailableError saying why when the addon is not built or cannot load here, so a
+ * selector can fall back to the TypeScript backend.
+ */
+export function loadNativeBackend(): NativeBackend {
+  if (loaded) return loaded;
+  const candidates = addonCandidates();
+  const path = candidates.find((candidate) => existsSync(candidate));
+  if (!path) {
+    throw new BackendUnavailableError(
+      `the native addon is not built (looked for ${candidates[0]}); build it with \`node scripts/build-native.mjs\` (needs libdnnl-dev and a C++ compiler)`,
+    );
+  }
+  let addon: NativeAddon;
+  try {
+    addon = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (cause) {
+    throw new BackendUnavailableError(`the native addon at ${path} failed to load: ${(cause as Error).message}`, { cause });
+  }
+  loaded = new NativeBackend(addon);
+  return loaded;
+}
