@@ -1,22 +1,46 @@
 /**
- * One benchmark measurement in its own process, so peak resident memory is this task's alone.
- * Usage: node dist/bench/worker.js TASK MODEL_DIR DTYPE   (TASK: load | score | decode)
+ * One benchmark step in its own process, so peak resident memory is this step's alone and the
+ * runner stays small (Linux carries a parent's peak RSS into the children it spawns).
+ * Usage: node dist/bench/worker.js TASK MODEL_DIR [DTYPE]
+ *   TASK: checkpoint (write the random model) | matmul (engine GFLOP/s) | load | score | decode
  * Prints one JSON object on stdout.
  */
+import { readFileSync } from 'node:fs';
 import { type BackendChoice, selectBackend } from '../src/engine/select-backend.js';
 import { generate } from '../src/inference/generate.js';
 import { scoreRolling } from '../src/inference/score.js';
 import { SeededRandom } from '../src/inference/sampling.js';
 import { BloomModel } from '../src/models/bloom/model.js';
+import { parseBloomConfig } from '../src/models/bloom/config.js';
+import { writeRandomBloomCheckpoint } from '../src/models/bloom/random-init.js';
+import { measureMatmulGflops } from './matmul.js';
 
 const [task, modelDir, dtypeName] = process.argv.slice(2);
 const dtype = dtypeName === 'bf16' ? 'bf16' : 'f32';
+
+/** Peak resident memory of this process (VmHWM), in MB: unlike getrusage, it starts afresh at exec. */
+function peakRssMb(): number {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return match ? Number(match[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
+}
+
+if (task === 'checkpoint') {
+  const config = parseBloomConfig({ vocab_size: 250880, hidden_size: 1024, n_layer: 24, n_head: 16, bos_token_id: 1, eos_token_id: 2, pad_token_id: 3 });
+  writeRandomBloomCheckpoint(modelDir, config, { seed: 560 });
+  process.stdout.write(`${JSON.stringify({ task, modelDir })}\n`);
+  process.exit(0);
+}
+if (task === 'matmul') {
+  process.stdout.write(`${JSON.stringify(measureMatmulGflops())}\n`);
+  process.exit(0);
+}
+
 const backend = await selectBackend((process.env.TUNELOOP_BACKEND as BackendChoice | undefined) ?? 'auto');
 
 const loadStarted = performance.now();
 const model = BloomModel.load(modelDir, { backend, dtype });
 const loadSeconds = (performance.now() - loadStarted) / 1000;
-const peakRssAfterLoadMb = process.resourceUsage().maxRSS / 1024;
+const peakRssAfterLoadMb = peakRssMb();
 
 function randomIds(count: number, seed: number): number[] {
   const random = new SeededRandom(seed);
@@ -62,5 +86,5 @@ if (task === 'score') {
   report.decode_tokens_per_s = 63 / decodeSeconds;
   report.generate_tokens_per_s = 64 / (prefillSeconds + decodeSeconds);
 }
-report.peak_rss_mb = process.resourceUsage().maxRSS / 1024;
+report.peak_rss_mb = peakRssMb();
 process.stdout.write(`${JSON.stringify(report)}\n`);
