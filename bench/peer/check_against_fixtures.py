@@ -2,7 +2,7 @@
 """Check bloom_torch.py against Hugging Face transformers reference outputs.
 
 Usage: /usr/bin/python3 bench/peer/check_against_fixtures.py [FIXTURES_DIR]
-(default /work/shared/fixtures/hf-bloom-reference, or $HF_BLOOM_REFERENCE).
+(default: the project's copy in test/fixtures/hf-bloom-reference, or $HF_BLOOM_REFERENCE).
 
 Required checks (ckpt_a/ref_a): logits within 1e-4 and greedy gen1_new_tokens identical.
 Extra checks (same tolerance): ALiBi slopes, hidden states, layer-0 KV cache, padded row vs
@@ -22,7 +22,10 @@ sys.dont_write_bytecode = True  # keep bench/peer free of __pycache__
 from bloom_torch import BloomForCausalLM, alibi_slopes, build_alibi  # noqa: E402
 
 TOL = 1e-4
-DEFAULT_DIR = os.environ.get("HF_BLOOM_REFERENCE", "/work/shared/fixtures/hf-bloom-reference")
+DEFAULT_DIR = os.environ.get(
+    "HF_BLOOM_REFERENCE",
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test", "fixtures", "hf-bloom-reference"),
+)
 
 
 def load_ref(ref_dir):
