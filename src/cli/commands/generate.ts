@@ -105,13 +105,15 @@ export async function runGenerate(argv: string[]): Promise<void> {
     decode_ms: round(result.decodeMs),
     decode_tokens_per_second: result.decodeMs > 0 ? round((decodeTokens / result.decodeMs) * 1000) : null,
   };
-  note(`prefill ${timings.prefill_ms} ms for ${prompts.length} x ${Math.max(...prompts.map((p) => p.length))} tokens; decode ${timings.decode_ms} ms (${timings.decode_tokens_per_second ?? '-'} tokens/s)`);
+  const timingLine = `prefill ${timings.prefill_ms} ms for ${prompts.length} x ${Math.max(...prompts.map((p) => p.length))} tokens; decode ${timings.decode_ms} ms (${timings.decode_tokens_per_second ?? '-'} tokens/s)`;
 
   if (streaming) {
     const finalText = tokenizer!.decode(result.rows[0].newTokens);
     process.stdout.write(`${finalText.slice(emitted)}\n`);
+    note(timingLine);
     return;
   }
+  note(timingLine);
   result.rows.forEach((row, i) => {
     const text = tokenizer ? tokenizer.decode(row.newTokens) : undefined;
     if (values.json) {
