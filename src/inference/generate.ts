@@ -1,6 +1,5 @@
 import { InvalidInputError } from '../errors.js';
-import type { BloomModel } from '../models/bloom/model.js';
-import { KvCache } from '../models/bloom/kv-cache.js';
+import type { CausalLM } from '../models/causal-lm.js';
 import { gatherRows, leftPad } from './batch.js';
 import { type DecodingStrategy, SeededRandom, argmax, sampleToken, validateStrategy } from './sampling.js';
 
@@ -43,7 +42,7 @@ export interface GenerationResult {
  * prompts, then one position per step. Rows are independent; a finished row is fed padding until the
  * whole batch is done.
  */
-export function generate(model: BloomModel, prompts: readonly (readonly number[])[], options: GenerationOptions): GenerationResult {
+export function generate(model: CausalLM, prompts: readonly (readonly number[])[], options: GenerationOptions): GenerationResult {
   const { config } = model;
   const { maxNewTokens, strategy } = options;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InvalidInputError('maxNewTokens', `must be a positive integer, got ${maxNewTokens}`);
@@ -55,7 +54,7 @@ export function generate(model: BloomModel, prompts: readonly (readonly number[]
   const vocab = config.vocabSize;
   const random = strategy.kind === 'sample' ? new SeededRandom(strategy.seed) : undefined;
 
-  const cache = new KvCache(config, batch, length + maxNewTokens);
+  const cache = model.createCache(batch, length + maxNewTokens);
   const rows: GeneratedRow[] = Array.from({ length: batch }, () => ({ newTokens: [], logProbs: [], finishReason: 'length' as FinishReason }));
   const finished = new Array<boolean>(batch).fill(false);
   const stepLogits: Float32Array[] | undefined = options.keepStepLogits ? [] : undefined;
@@ -97,14 +96,20 @@ export function generate(model: BloomModel, prompts: readonly (readonly number[]
     if (finished.every(Boolean) || step === maxNewTokens - 1) break;
 
     ids = Int32Array.from(chosen, (token) => (token < 0 ? pad : token));
-    const nextMask = new Uint8Array(batch * (cache.length + 1));
-    for (let b = 0; b < batch; b++) {
-      nextMask.set(mask.subarray(b * cache.length, (b + 1) * cache.length), b * (cache.length + 1));
-      nextMask[b * (cache.length + 1) + cache.length] = 1;
-    }
-    mask = nextMask;
+    mask = appendRealColumn(mask, batch);
   }
   return { rows, stepLogits, prefillMs, decodeMs: performance.now() - started - prefillMs };
+}
+
+/** The mask `[batch, n]` widened to `[batch, n + 1]` with the new column real (1) in every row. */
+function appendRealColumn(mask: Uint8Array, batch: number): Uint8Array {
+  const width = mask.length / batch;
+  const next = new Uint8Array(batch * (width + 1));
+  for (let b = 0; b < batch; b++) {
+    next.set(mask.subarray(b * width, (b + 1) * width), b * (width + 1));
+    next[b * (width + 1) + width] = 1;
+  }
+  return next;
 }
 
 /** True when the row's text now contains a stop sequence; the row's tokens are cut back to it. */

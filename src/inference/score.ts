@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../errors.js';
-import type { BloomModel } from '../models/bloom/model.js';
+import type { CausalLM } from '../models/causal-lm.js';
 import { gatherRows, leftPad } from './batch.js';
 
 /** lm-evaluation-harness's `loglikelihood` request: how likely is `continuation` after `context`? */
@@ -33,7 +33,7 @@ export interface ScoreOptions {
  * predicting `continuation`; the lm_head runs only at the positions that predict continuation tokens,
  * which matters with a 250,880-wide vocabulary.
  */
-export function scoreLoglikelihood(model: BloomModel, requests: readonly LoglikelihoodRequest[], options: ScoreOptions = {}): LoglikelihoodResult[] {
+export function scoreLoglikelihood(model: CausalLM, requests: readonly LoglikelihoodRequest[], options: ScoreOptions = {}): LoglikelihoodResult[] {
   const batchSize = options.batchSize ?? 8;
   const maxLength = options.maxLength ?? 2048;
   const chunkRows = options.logitRowsPerChunk ?? 64;
@@ -99,7 +99,7 @@ export function scoreLoglikelihood(model: BloomModel, requests: readonly Loglike
  * lm-eval's `loglikelihood_rolling` for texts that fit the window: the log-likelihood of every token,
  * the first predicted from `prefixToken` (end-of-text by default).
  */
-export function scoreRolling(model: BloomModel, texts: readonly (readonly number[])[], options: ScoreOptions & { prefixToken?: number } = {}): LoglikelihoodResult[] {
+export function scoreRolling(model: CausalLM, texts: readonly (readonly number[])[], options: ScoreOptions & { prefixToken?: number } = {}): LoglikelihoodResult[] {
   const prefix = options.prefixToken ?? model.config.eosTokenId;
   if (prefix === undefined) throw new InvalidInputError('prefixToken', 'the model config has no eos_token_id; give a prefix token');
   return scoreLoglikelihood(model, texts.map((t) => ({ context: [prefix], continuation: t })), options);

@@ -1,5 +1,6 @@
 import type { AttentionArgs, Backend, TokenLogProbs, Weight } from '../backend.js';
 import { f16ArrayToF32, f32ArrayToBf16, roundToBf16InPlace } from '../dtype.js';
+import type { GradientOps } from '../gradients.js';
 import type { Tensor } from '../tensor.js';
 
 /**
@@ -43,7 +44,88 @@ function tensorToF32(tensor: Tensor): Float32Array {
   return out;
 }
 
-export class TypeScriptBackend implements Backend {
+/** Mean and 1/√(variance + eps) of `x[base .. base + dim)`, biased variance as PyTorch's LayerNorm. */
+function rowStatistics(x: Float32Array, base: number, dim: number, eps: number): { mean: number; inverseStd: number } {
+  let mean = 0;
+  for (let i = 0; i < dim; i++) mean += x[base + i];
+  mean /= dim;
+  let variance = 0;
+  for (let i = 0; i < dim; i++) variance += (x[base + i] - mean) ** 2;
+  variance /= dim;
+  return { mean, inverseStd: 1 / Math.sqrt(variance + eps) };
+}
+
+const GELU_SQRT_2_OVER_PI = 0.79788456;
+const GELU_CUBIC = 0.044715;
+
+/** float32's lowest value, which Hugging Face BLOOM writes into masked attention scores. */
+const FLOAT32_LOWEST = -3.4028234663852886e38;
+
+/** ALiBi key positions of batch row `b`: (cumsum(mask) − 1)·mask, into `positions[0 .. keyLen)`. */
+function alibiPositions(mask: Uint8Array, b: number, keyLen: number, positions: Float64Array): void {
+  let cumulative = 0;
+  for (let j = 0; j < keyLen; j++) {
+    const real = mask[b * keyLen + j];
+    cumulative += real;
+    positions[j] = (cumulative - 1) * real;
+  }
+}
+
+/** Whether key `key` is hidden from the query at `queryPosition`: padding, or in the query's future. */
+function isMaskedKey(mask: Uint8Array, b: number, keyLen: number, key: number, queryPosition: number): boolean {
+  return mask[b * keyLen + key] === 0 || key > queryPosition;
+}
+
+/** Copies this call's keys and values of batch row `b`, head `h` from qkv into the caches at `pastLen ..`. */
+function storeKeysAndValues(args: AttentionArgs, b: number, h: number): void {
+  const { qkv, queryLen, heads, headDim, keyCache, valueCache, capacity, pastLen } = args;
+  const cacheBase = (b * heads + h) * capacity;
+  for (let i = 0; i < queryLen; i++) {
+    const src = ((b * queryLen + i) * heads + h) * 3 * headDim;
+    const dst = (cacheBase + pastLen + i) * headDim;
+    for (let d = 0; d < headDim; d++) {
+      keyCache[dst + d] = qkv[src + headDim + d];
+      valueCache[dst + d] = qkv[src + 2 * headDim + d];
+    }
+  }
+}
+
+/**
+ * Unnormalised attention weights exp(score − max) of query `i` (batch row `b`, head `h`) over keys
+ * `0 .. pastLen + queryLen − 1`, into `weights`; returns their sum. The keys are read from the
+ * cache, so `storeKeysAndValues` must have run. Masked scores are float32's lowest value, not −∞, so a
+ * query with no visible key weights every key equally, as Hugging Face does.
+ */
+function attentionWeights(args: AttentionArgs, b: number, h: number, i: number, positions: Float64Array, weights: Float64Array): number {
+  const { qkv, queryLen, heads, headDim, keyCache, capacity, pastLen, mask, slopes } = args;
+  const keyLen = pastLen + queryLen;
+  const scale = 1 / Math.sqrt(headDim);
+  const cacheBase = (b * heads + h) * capacity;
+  const q = ((b * queryLen + i) * heads + h) * 3 * headDim;
+  const queryPosition = pastLen + i;
+  let max = -Infinity;
+  for (let j = 0; j < keyLen; j++) {
+    let score: number;
+    if (isMaskedKey(mask, b, keyLen, j, queryPosition)) {
+      score = FLOAT32_LOWEST;
+    } else {
+      let dot = 0;
+      const k = (cacheBase + j) * headDim;
+      for (let d = 0; d < headDim; d++) dot += qkv[q + d] * keyCache[k + d];
+      score = Math.fround(Math.fround(dot) * scale + slopes[h] * positions[j]);
+    }
+    weights[j] = score;
+    if (score > max) max = score;
+  }
+  let total = 0;
+  for (let j = 0; j < keyLen; j++) {
+    weights[j] = Math.exp(weights[j] - max);
+    total += weights[j];
+  }
+  return total;
+}
+
+export class TypeScriptBackend implements Backend, GradientOps {
   readonly name = 'typescript' as const;
 
   prepareWeight(tensor: Tensor, dtype: 'f32' | 'bf16'): Weight {

@@ -5,7 +5,8 @@ import { alibiSlopes } from './alibi.js';
 import { CheckpointTensors } from './checkpoint.js';
 import { type BloomConfig, readBloomConfig } from './config.js';
 import { KvCache } from './kv-cache.js';
-import { type BloomBlockWeights, type BloomWeights, type ComputeDType, loadBloomWeights } from './weights.js';
+import type { CausalLM } from '../causal-lm.js';
+import { type BloomWeights, type ComputeDType, type LinearParams, loadBloomWeights } from './weights.js';
 
 /** One forward call over `batch` rows of `queryLen` new positions each. */
 export interface ForwardInput {
@@ -27,6 +28,17 @@ export interface ForwardOutput {
   readonly hiddenStates?: Float32Array[];
 }
 
+/** The linear layers of a BLOOM block, by their checkpoint names (what peft's target_modules name). */
+export type BlockLinearName = 'query_key_value' | 'dense' | 'dense_h_to_4h' | 'dense_4h_to_h';
+
+/**
+ * Adds to a block linear's output: how LoRA joins the frozen model. Called with the layer's input x
+ * `[rows, in]` and its output y `[rows, out]`, which it updates in place.
+ */
+export interface LinearAdapter {
+  apply(layer: number, module: BlockLinearName, x: Float32Array, rows: number, y: Float32Array): void;
+}
+
 export interface LoadOptions {
   readonly backend: Backend;
   readonly dtype: ComputeDType;
@@ -37,14 +49,18 @@ export interface LoadOptions {
  * BLOOM, read top to bottom: embeddings → LayerNorm → pre-LN blocks (ALiBi self-attention, GELU MLP)
  * → final LayerNorm → tied lm_head. Numerics follow Hugging Face transformers' BloomForCausalLM.
  */
-export class BloomModel {
+export class BloomModel implements CausalLM {
   readonly slopes: Float32Array;
+  /** LoRA (or another adapter of the block linears) when one is active. */
+  linearAdapter: LinearAdapter | undefined;
 
   constructor(
     readonly config: BloomConfig,
     readonly weights: BloomWeights,
     readonly backend: Backend,
     readonly dtype: ComputeDType,
+    /** The checkpoint directory the weights came from, when loaded from one (merging re-reads it). */
+    readonly sourceDir?: string,
   ) {
     this.slopes = alibiSlopes(config.numHeads);
   }
@@ -56,28 +72,37 @@ export class BloomModel {
       const total = 4 + 12 * config.numLayers + 2 + (config.tieWordEmbeddings ? 0 : 1);
       let loaded = 0;
       const weights = loadBloomWeights(tensors, config, options.backend, options.dtype, (name) => options.onTensorLoaded?.(name, ++loaded, total));
-      return new BloomModel(config, weights, options.backend, options.dtype);
+      return new BloomModel(config, weights, options.backend, options.dtype, dir);
     } finally {
       tensors.close();
     }
   }
 
-  /** Word embeddings followed by word_embeddings_layernorm, `[ids.length, hidden]`. */
+  /** Word-embedding rows for `ids`, `[ids.length, hidden]`, before word_embeddings_layernorm. */
   embed(ids: Int32Array): Float32Array {
     const vocab = this.config.vocabSize;
     for (let i = 0; i < ids.length; i++) {
       if (!(ids[i] >= 0 && ids[i] < vocab)) throw new InvalidInputError('ids', `token id ${ids[i]} at position ${i} is outside the vocabulary [0, ${vocab})`);
     }
-    const { weight, bias } = this.weights.wordEmbeddingsLayernorm;
-    return this.backend.layerNorm(this.backend.embedding(this.weights.wordEmbeddings, ids), weight, bias, this.config.layerNormEpsilon);
+    return this.backend.embedding(this.weights.wordEmbeddings, ids);
   }
 
   forward(input: ForwardInput): ForwardOutput {
     return this.forwardEmbeddings(this.embed(input.ids), input);
   }
 
-  /** The transformer on already-embedded inputs `[batch, queryLen, hidden]` (prompt tuning prepends here). */
-  forwardEmbeddings(embeddings: Float32Array, input: Omit<ForwardInput, 'ids'>): ForwardOutput {
+  /** A cache for `batch` rows of up to `capacity` positions. */
+  createCache(batch: number, capacity: number): KvCache {
+    return new KvCache(this.config, batch, capacity);
+  }
+
+  /**
+   * The transformer on input embeddings `[batch, queryLen, hidden]` as Hugging Face's `inputs_embeds`:
+   * word_embeddings_layernorm, the blocks, ln_f. Prompt tuning prepends its virtual tokens here.
+   */
+  forwardEmbeddings(inputEmbeddings: Float32Array, input: Omit<ForwardInput, 'ids'>): ForwardOutput {
+    const { weight, bias } = this.weights.wordEmbeddingsLayernorm;
+    const embeddings = this.backend.layerNorm(inputEmbeddings, weight, bias, this.config.layerNormEpsilon);
     const { batch, mask, cache } = input;
     const { hiddenSize, numLayers, numHeads, headDim } = this.config;
     const queryLen = embeddings.length / (batch * hiddenSize);
@@ -97,7 +122,7 @@ export class BloomModel {
 
     let hidden = embeddings;
     for (let layer = 0; layer < numLayers; layer++) {
-      hidden = this.block(this.weights.blocks[layer], hidden, {
+      hidden = this.block(layer, hidden, {
         batch,
         queryLen,
         heads: numHeads,
@@ -122,21 +147,27 @@ export class BloomModel {
     return this.backend.linear(hidden, rows, this.weights.lmHead, null);
   }
 
-  private block(w: BloomBlockWeights, hidden: Float32Array, attention: Omit<Parameters<Backend['attention']>[0], 'qkv'>): Float32Array {
+  private block(layer: number, hidden: Float32Array, attention: Omit<Parameters<Backend['attention']>[0], 'qkv'>): Float32Array {
     const { backend } = this;
+    const w = this.weights.blocks[layer];
     const eps = this.config.layerNormEpsilon;
     const rows = attention.batch * attention.queryLen;
+    const linear = (module: BlockLinearName, params: LinearParams, x: Float32Array): Float32Array => {
+      const y = backend.linear(x, rows, params.weight, params.bias);
+      this.linearAdapter?.apply(layer, module, x, rows, y);
+      return y;
+    };
 
     const attentionInput = backend.layerNorm(hidden, w.inputLayernorm.weight, w.inputLayernorm.bias, eps);
-    const qkv = backend.linear(attentionInput, rows, w.queryKeyValue.weight, w.queryKeyValue.bias);
+    const qkv = linear('query_key_value', w.queryKeyValue, attentionInput);
     const context = backend.attention({ ...attention, qkv });
-    const attentionOutput = backend.linear(context, rows, w.dense.weight, w.dense.bias);
+    const attentionOutput = linear('dense', w.dense, context);
     const residual = this.config.applyResidualConnectionPostLayernorm ? attentionInput : hidden;
     backend.addInPlace(attentionOutput, residual);
 
     const mlpInput = backend.layerNorm(attentionOutput, w.postAttentionLayernorm.weight, w.postAttentionLayernorm.bias, eps);
-    const up = backend.gelu(backend.linear(mlpInput, rows, w.denseHTo4h.weight, w.denseHTo4h.bias));
-    const mlpOutput = backend.linear(up, rows, w.dense4hToH.weight, w.dense4hToH.bias);
+    const up = backend.gelu(linear('dense_h_to_4h', w.denseHTo4h, mlpInput));
+    const mlpOutput = linear('dense_4h_to_h', w.dense4hToH, up);
     backend.addInPlace(mlpOutput, this.config.applyResidualConnectionPostLayernorm ? mlpInput : attentionOutput);
     return mlpOutput;
   }
