@@ -57,3 +57,20 @@ export class BackendUnavailableError extends TuneloopError {
     return isNamed(value, 'BackendUnavailableError');
   }
 }
+
+/** A PEFT adapter directory is unreadable, malformed, or made for another base model. */
+export class AdapterError extends TuneloopError {
+  readonly name = 'AdapterError';
+  constructor(
+    readonly file: string,
+    readonly detail: string,
+    readonly location: { readonly tensor?: string; readonly field?: string } = {},
+    options?: { cause?: unknown },
+  ) {
+    const where = location.tensor ? ` (tensor "${location.tensor}")` : location.field ? ` (field "${location.field}")` : '';
+    super(`${file}${where}: ${detail}`, options);
+  }
+  static isInstance(value: unknown): value is AdapterError {
+    return isNamed(value, 'AdapterError');
+  }
+}

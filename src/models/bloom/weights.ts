@@ -8,7 +8,8 @@ export interface LayerNormParams {
 }
 
 export interface LinearParams {
-  readonly weight: Weight;
+  /** Replaced when an adapter is merged into the weights, and restored when it is unmerged. */
+  weight: Weight;
   readonly bias: Float32Array;
 }
 

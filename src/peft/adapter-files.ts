@@ -1,0 +1,79 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Tensor } from '../engine/tensor.js';
+import { AdapterError } from '../errors.js';
+import { SafetensorsFile, writeSafetensors } from '../formats/safetensors.js';
+
+export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
+export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
+
+/** An adapter directory as Hugging Face peft's save_pretrained writes it. */
+export interface AdapterFiles {
+  readonly dir: string;
+  /** adapter_config.json as written, every field kept so a round trip loses nothing. */
+  readonly config: Record<string, unknown>;
+  readonly tensors: Map<string, Tensor>;
+}
+
+export function readAdapterFiles(dir: string): AdapterFiles {
+  const configPath = join(dir, ADAPTER_CONFIG_FILE);
+  if (!existsSync(configPath)) {
+    const hint = existsSync(join(dir, 'config.json')) ? ' (this looks like a full model directory: pass it as --model)' : '';
+    throw new AdapterError(configPath, `missing: not a PEFT adapter directory${hint}`);
+  }
+  let config: unknown;
+  try {
+    config = JSON.parse(readFileSync(configPath, 'utf8'));
+  } catch (cause) {
+    throw new AdapterError(configPath, `not valid JSON (${(cause as Error).message})`, {}, { cause });
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new AdapterError(configPath, 'must be a JSON object');
+  const weightsPath = join(dir, ADAPTER_WEIGHTS_FILE);
+  if (!existsSync(weightsPath)) {
+    const hint = existsSync(join(dir, 'adapter_model.bin')) ? ' (found adapter_model.bin: save with safe_serialization=True; pickle files are not loaded)' : '';
+    throw new AdapterError(weightsPath, `missing${hint}`);
+  }
+  const file = SafetensorsFile.open(weightsPath);
+  try {
+    const tensors = new Map([...file.entries.keys()].map((name) => [name, file.read(name, 'f32')] as const));
+    return { dir, config: config as Record<string, unknown>, tensors };
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Writes adapter_config.json and adapter_model.safetensors into `dir` all at once: both go to a
+ * sibling temporary directory that replaces `dir` only when complete, so an interrupted save never
+ * leaves a half-written adapter.
+ */
+export function writeAdapterFiles(dir: string, config: Record<string, unknown>, tensors: Map<string, Tensor>): void {
+  const parent = dirname(dir);
+  mkdirSync(parent, { recursive: true });
+  const staging = join(parent, `.${basename(dir)}.tmp-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging);
+  writeFileSync(join(staging, ADAPTER_CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+  writeSafetensors(join(staging, ADAPTER_WEIGHTS_FILE), tensors, { format: 'pt' });
+  if (existsSync(dir)) {
+    const previous = join(parent, `.${basename(dir)}.old-${process.pid}`);
+    renameSync(dir, previous);
+    renameSync(staging, dir);
+    rmSync(previous, { recursive: true, force: true });
+  } else {
+    renameSync(staging, dir);
+  }
+}
+
+/** Reads a field of adapter_config.json, failing with the file and field named. */
+export function configField<T>(files: Pick<AdapterFiles, 'dir' | 'config'>, field: string, check: (value: unknown) => value is T, expected: string, fallback?: T): T {
+  const value = files.config[field];
+  if ((value === undefined || value === null) && fallback !== undefined) return fallback;
+  if (!check(value)) throw new AdapterError(join(files.dir, ADAPTER_CONFIG_FILE), `must be ${expected}, got ${JSON.stringify(value)}`, { field });
+  return value;
+}
+
+export const isPositiveInteger = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
+export const isNonNegativeNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+export const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
+export const isString = (v: unknown): v is string => typeof v === 'string';
