@@ -58,6 +58,9 @@ function rowStatistics(x: Float32Array, base: number, dim: number, eps: number):
 const GELU_SQRT_2_OVER_PI = 0.79788456;
 const GELU_CUBIC = 0.044715;
 
+/** A cross-entropy target that marks a row to leave out of the loss, as PyTorch's ignore_index. */
+const IGNORED_TARGET = -100;
+
 /** float32's lowest value, which Hugging Face BLOOM writes into masked attention scores. */
 const FLOAT32_LOWEST = -3.4028234663852886e38;
 
@@ -140,6 +143,25 @@ export class TypeScriptBackend implements Backend, GradientOps {
     return new TypeScriptWeight(outFeatures, inFeatures, 'f32', tensorToF32(tensor));
   }
 
+  matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, options: { transposeA?: boolean; transposeB?: boolean } = {}): Float32Array {
+    const transposeA = options.transposeA ?? false;
+    const transposeB = options.transposeB ?? false;
+    if (a.length !== m * k) throw new RangeError(`matmul: a has ${a.length} values, expected ${m} x ${k}`);
+    if (b.length !== k * n) throw new RangeError(`matmul: b has ${b.length} values, expected ${k} x ${n}`);
+    // Strides that read op(a)[i, t] and op(b)[t, j] from either storage order.
+    const [aRowStride, aColStride] = transposeA ? [1, m] : [k, 1];
+    const [bRowStride, bColStride] = transposeB ? [1, k] : [n, 1];
+    const out = new Float32Array(m * n);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let sum = 0;
+        for (let t = 0; t < k; t++) sum += a[i * aRowStride + t * aColStride] * b[t * bRowStride + j * bColStride];
+        out[i * n + j] = sum;
+      }
+    }
+    return out;
+  }
+
   linear(x: Float32Array, rows: number, weight: Weight, bias: Float32Array | null): Float32Array {
     const w = asTypeScriptWeight(weight);
     const { inFeatures: k, outFeatures: n } = w;
@@ -163,6 +185,35 @@ export class TypeScriptBackend implements Backend, GradientOps {
     return out;
   }
 
+  linearBackwardInput(dy: Float32Array, rows: number, weight: Weight): Float32Array {
+    const w = asTypeScriptWeight(weight);
+    const { inFeatures: k, outFeatures: n } = w;
+    if (dy.length !== rows * n) throw new RangeError(`linearBackwardInput: dy has ${dy.length} values, expected ${rows} x ${n}`);
+    // dx = dy · W with W's stored values (bf16 ones for a bf16 weight). The forward's rounding of x to
+    // bf16 is treated as the identity, so it contributes nothing here.
+    const sums = new Float64Array(rows * k);
+    const scratch = new Float32Array(k);
+    for (let j = 0; j < n; j++) {
+      const wRow = w.rowF32(j, scratch);
+      for (let i = 0; i < rows; i++) {
+        const g = dy[i * n + j];
+        if (g === 0) continue;
+        const base = i * k;
+        for (let t = 0; t < k; t++) sums[base + t] += g * wRow[t];
+      }
+    }
+    return Float32Array.from(sums);
+  }
+
+  sumRows(dy: Float32Array, rows: number, cols: number): Float32Array {
+    if (dy.length !== rows * cols) throw new RangeError(`sumRows: dy has ${dy.length} values, expected ${rows} x ${cols}`);
+    const sums = new Float64Array(cols);
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) sums[j] += dy[i * cols + j];
+    }
+    return Float32Array.from(sums);
+  }
+
   embedding(table: Weight, ids: Int32Array): Float32Array {
     const w = asTypeScriptWeight(table);
     const h = w.inFeatures;
@@ -181,25 +232,62 @@ export class TypeScriptBackend implements Backend, GradientOps {
     if (x.length % dim !== 0) throw new RangeError(`layerNorm: ${x.length} values do not split into rows of ${dim}`);
     const out = new Float32Array(x.length);
     for (let base = 0; base < x.length; base += dim) {
-      let mean = 0;
-      for (let i = 0; i < dim; i++) mean += x[base + i];
-      mean /= dim;
-      let variance = 0;
-      for (let i = 0; i < dim; i++) variance += (x[base + i] - mean) ** 2;
-      variance /= dim;
-      const inv = 1 / Math.sqrt(variance + eps);
-      for (let i = 0; i < dim; i++) out[base + i] = (x[base + i] - mean) * inv * gamma[i] + beta[i];
+      const { mean, inverseStd } = rowStatistics(x, base, dim, eps);
+      for (let i = 0; i < dim; i++) out[base + i] = (x[base + i] - mean) * inverseStd * gamma[i] + beta[i];
     }
     return out;
+  }
+
+  layerNormBackward(x: Float32Array, gamma: Float32Array, dy: Float32Array, eps: number): { dx: Float32Array; dGamma: Float32Array; dBeta: Float32Array } {
+    const dim = gamma.length;
+    if (x.length % dim !== 0) throw new RangeError(`layerNormBackward: ${x.length} values do not split into rows of ${dim}`);
+    if (dy.length !== x.length) throw new RangeError(`layerNormBackward: dy has ${dy.length} values, x has ${x.length}`);
+    const dx = new Float32Array(x.length);
+    const dGamma = new Float64Array(dim);
+    const dBeta = new Float64Array(dim);
+    const normalised = new Float64Array(dim);
+    const dNormalised = new Float64Array(dim);
+    for (let base = 0; base < x.length; base += dim) {
+      const { mean, inverseStd } = rowStatistics(x, base, dim, eps);
+      let meanDNormalised = 0;
+      let meanDNormalisedTimesNormalised = 0;
+      for (let i = 0; i < dim; i++) {
+        normalised[i] = (x[base + i] - mean) * inverseStd;
+        dNormalised[i] = dy[base + i] * gamma[i];
+        meanDNormalised += dNormalised[i];
+        meanDNormalisedTimesNormalised += dNormalised[i] * normalised[i];
+        dGamma[i] += dy[base + i] * normalised[i];
+        dBeta[i] += dy[base + i];
+      }
+      meanDNormalised /= dim;
+      meanDNormalisedTimesNormalised /= dim;
+      // The mean and variance depend on every x of the row, hence the two row-mean terms.
+      for (let i = 0; i < dim; i++) {
+        dx[base + i] = inverseStd * (dNormalised[i] - meanDNormalised - normalised[i] * meanDNormalisedTimesNormalised);
+      }
+    }
+    return { dx, dGamma: Float32Array.from(dGamma), dBeta: Float32Array.from(dBeta) };
   }
 
   gelu(x: Float32Array): Float32Array {
     const out = new Float32Array(x.length);
     for (let i = 0; i < x.length; i++) {
       const v = x[i];
-      out[i] = v * 0.5 * (1 + Math.tanh(0.79788456 * v * (1 + 0.044715 * v * v)));
+      out[i] = v * 0.5 * (1 + Math.tanh(GELU_SQRT_2_OVER_PI * v * (1 + GELU_CUBIC * v * v)));
     }
     return out;
+  }
+
+  geluBackward(x: Float32Array, dy: Float32Array): Float32Array {
+    if (dy.length !== x.length) throw new RangeError(`geluBackward: dy has ${dy.length} values, x has ${x.length}`);
+    const dx = new Float32Array(x.length);
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      const tanh = Math.tanh(GELU_SQRT_2_OVER_PI * v * (1 + GELU_CUBIC * v * v));
+      const dInnerDx = GELU_SQRT_2_OVER_PI * (1 + 3 * GELU_CUBIC * v * v);
+      dx[i] = dy[i] * (0.5 * (1 + tanh) + 0.5 * v * (1 - tanh * tanh) * dInnerDx);
+    }
+    return dx;
   }
 
   addInPlace(dst: Float32Array, src: Float32Array): void {
@@ -208,64 +296,103 @@ export class TypeScriptBackend implements Backend, GradientOps {
   }
 
   attention(args: AttentionArgs): Float32Array {
-    const { qkv, batch, queryLen, heads, headDim, keyCache, valueCache, capacity, pastLen, mask, slopes } = args;
+    const { batch, queryLen, heads, headDim, valueCache, capacity, pastLen } = args;
     const keyLen = pastLen + queryLen;
     const hidden = heads * headDim;
-    const scale = 1 / Math.sqrt(headDim);
-    const lowest = -3.4028234663852886e38;
     const context = new Float32Array(batch * queryLen * hidden);
-    const scores = new Float64Array(keyLen);
+    const weights = new Float64Array(keyLen);
     const positions = new Float64Array(keyLen);
 
     for (let b = 0; b < batch; b++) {
-      let cumulative = 0;
-      for (let j = 0; j < keyLen; j++) {
-        const real = mask[b * keyLen + j];
-        cumulative += real;
-        positions[j] = (cumulative - 1) * real;
-      }
+      alibiPositions(args.mask, b, keyLen, positions);
       for (let h = 0; h < heads; h++) {
         const cacheBase = (b * heads + h) * capacity;
+        storeKeysAndValues(args, b, h);
         for (let i = 0; i < queryLen; i++) {
-          const src = ((b * queryLen + i) * heads + h) * 3 * headDim;
-          const dst = (cacheBase + pastLen + i) * headDim;
-          for (let d = 0; d < headDim; d++) {
-            keyCache[dst + d] = qkv[src + headDim + d];
-            valueCache[dst + d] = qkv[src + 2 * headDim + d];
-          }
-        }
-        for (let i = 0; i < queryLen; i++) {
-          const q = ((b * queryLen + i) * heads + h) * 3 * headDim;
-          const queryPosition = pastLen + i;
-          let max = -Infinity;
-          for (let j = 0; j < keyLen; j++) {
-            let score: number;
-            if (mask[b * keyLen + j] === 0 || j > queryPosition) {
-              score = lowest;
-            } else {
-              let dot = 0;
-              const k = (cacheBase + j) * headDim;
-              for (let d = 0; d < headDim; d++) dot += qkv[q + d] * keyCache[k + d];
-              score = Math.fround(Math.fround(dot) * scale + slopes[h] * positions[j]);
-            }
-            scores[j] = score;
-            if (score > max) max = score;
-          }
-          let total = 0;
-          for (let j = 0; j < keyLen; j++) {
-            scores[j] = Math.exp(scores[j] - max);
-            total += scores[j];
-          }
+          const total = attentionWeights(args, b, h, i, positions, weights);
           const out = (b * queryLen + i) * hidden + h * headDim;
           for (let d = 0; d < headDim; d++) {
             let sum = 0;
-            for (let j = 0; j < keyLen; j++) sum += scores[j] * valueCache[(cacheBase + j) * headDim + d];
+            for (let j = 0; j < keyLen; j++) sum += weights[j] * valueCache[(cacheBase + j) * headDim + d];
             context[out + d] = sum / total;
           }
         }
       }
     }
     return context;
+  }
+
+  attentionBackward(args: AttentionArgs, dContext: Float32Array): Float32Array {
+    const { qkv, batch, queryLen, heads, headDim, mask, pastLen, capacity } = args;
+    if (pastLen !== 0 || capacity !== queryLen) {
+      throw new RangeError(`attentionBackward: needs pastLen 0 and capacity = queryLen, got pastLen ${pastLen}, capacity ${capacity} for queryLen ${queryLen}`);
+    }
+    const hidden = heads * headDim;
+    if (dContext.length !== batch * queryLen * hidden) {
+      throw new RangeError(`attentionBackward: dContext has ${dContext.length} values, expected ${batch} x ${queryLen} x ${hidden}`);
+    }
+    const T = queryLen; // also the key count, as there is no cache
+    const scale = 1 / Math.sqrt(headDim);
+    const dQkv = new Float32Array(qkv.length);
+    const positions = new Float64Array(T);
+    const probabilities = new Float64Array(T * T);
+    const dProbabilities = new Float64Array(T);
+    const dQuery = new Float64Array(T * headDim);
+    const dKey = new Float64Array(T * headDim);
+    const dValue = new Float64Array(T * headDim);
+    /** Offset of token `i`'s q (part 0), k (1) or v (2) of head `h` in the fused layout. */
+    const fused = (b: number, h: number, i: number, part: number) => ((b * T + i) * heads + h) * 3 * headDim + part * headDim;
+
+    for (let b = 0; b < batch; b++) {
+      alibiPositions(mask, b, T, positions);
+      for (let h = 0; h < heads; h++) {
+        storeKeysAndValues(args, b, h);
+        for (let i = 0; i < T; i++) {
+          const row = probabilities.subarray(i * T, (i + 1) * T);
+          const total = attentionWeights(args, b, h, i, positions, row);
+          for (let j = 0; j < T; j++) row[j] /= total;
+        }
+        dQuery.fill(0);
+        dKey.fill(0);
+        dValue.fill(0);
+        for (let i = 0; i < T; i++) {
+          const dOut = (b * T + i) * hidden + h * headDim;
+          // dV = Pᵀ·dO and dP = dO·Vᵀ.
+          let rowDot = 0;
+          for (let j = 0; j < T; j++) {
+            const p = probabilities[i * T + j];
+            const v = fused(b, h, j, 2);
+            let dp = 0;
+            for (let d = 0; d < headDim; d++) {
+              dValue[j * headDim + d] += p * dContext[dOut + d];
+              dp += dContext[dOut + d] * qkv[v + d];
+            }
+            dProbabilities[j] = dp;
+            rowDot += dp * p;
+          }
+          // Softmax backward, dS = P ⊙ (dP − rowsum(dP ⊙ P)); a masked score is a constant, so it gets
+          // none (nor does any score of a fully masked row, whose uniform weights ignore q and k).
+          const q = fused(b, h, i, 0);
+          for (let j = 0; j < T; j++) {
+            if (isMaskedKey(mask, b, T, j, i)) continue;
+            const dScore = probabilities[i * T + j] * (dProbabilities[j] - rowDot) * scale;
+            const k = fused(b, h, j, 1);
+            for (let d = 0; d < headDim; d++) {
+              dQuery[i * headDim + d] += dScore * qkv[k + d];
+              dKey[j * headDim + d] += dScore * qkv[q + d];
+            }
+          }
+        }
+        for (let i = 0; i < T; i++) {
+          for (let d = 0; d < headDim; d++) {
+            dQkv[fused(b, h, i, 0) + d] = dQuery[i * headDim + d];
+            dQkv[fused(b, h, i, 1) + d] = dKey[i * headDim + d];
+            dQkv[fused(b, h, i, 2) + d] = dValue[i * headDim + d];
+          }
+        }
+      }
+    }
+    return dQkv;
   }
 
   tokenLogProbs(logits: Float32Array, vocab: number, targets: Int32Array): TokenLogProbs {
@@ -291,5 +418,58 @@ export class TypeScriptBackend implements Backend, GradientOps {
       isGreedy[r] = argmax === target ? 1 : 0;
     }
     return { logProbs, isGreedy };
+  }
+
+  crossEntropy(logits: Float32Array, vocab: number, targets: Int32Array, scale: number): { lossSum: number; counted: number; dLogits: Float32Array } {
+    const rows = targets.length;
+    if (logits.length !== rows * vocab) throw new RangeError(`crossEntropy: logits has ${logits.length} values, expected ${rows} x ${vocab}`);
+    const dLogits = new Float32Array(logits.length);
+    let lossSum = 0;
+    let counted = 0;
+    for (let r = 0; r < rows; r++) {
+      const target = targets[r];
+      if (target === IGNORED_TARGET) continue;
+      if (!(target >= 0 && target < vocab)) throw new RangeError(`crossEntropy: target ${target} is outside the vocabulary [0, ${vocab}) and is not ${IGNORED_TARGET}`);
+      const base = r * vocab;
+      // Subtracting the row max keeps exp() from overflowing; softmax and the loss do not change.
+      let max = -Infinity;
+      for (let v = 0; v < vocab; v++) max = Math.max(max, logits[base + v]);
+      let total = 0;
+      for (let v = 0; v < vocab; v++) total += Math.exp(logits[base + v] - max);
+      const logTotal = Math.log(total);
+      lossSum += max + logTotal - logits[base + target];
+      counted++;
+      for (let v = 0; v < vocab; v++) dLogits[base + v] = scale * Math.exp(logits[base + v] - max - logTotal);
+      dLogits[base + target] = scale * (Math.exp(logits[base + target] - max - logTotal) - 1);
+    }
+    return { lossSum, counted, dLogits };
+  }
+
+  adamwStep(
+    param: Float32Array,
+    grad: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    options: { step: number; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number },
+  ): void {
+    const { step, lr, beta1, beta2, eps, weightDecay } = options;
+    if (grad.length !== param.length || m.length !== param.length || v.length !== param.length) {
+      throw new RangeError(`adamwStep: param, grad, m and v must have equal lengths, got ${param.length}, ${grad.length}, ${m.length}, ${v.length}`);
+    }
+    if (!(Number.isInteger(step) && step >= 1)) throw new RangeError(`adamwStep: step must be an integer from 1, got ${step}`);
+    // The same operations in the same order as torch.optim.AdamW's single-tensor path (torch 1.13).
+    const bias1 = 1 - beta1 ** step;
+    const sqrtBias2 = Math.sqrt(1 - beta2 ** step);
+    const stepSize = lr / bias1;
+    for (let i = 0; i < param.length; i++) {
+      const g = grad[i];
+      const decayed = param[i] * (1 - lr * weightDecay);
+      const mi = beta1 * m[i] + (1 - beta1) * g;
+      const vi = beta2 * v[i] + (1 - beta2) * g * g;
+      const denom = Math.sqrt(vi) / sqrtBias2 + eps;
+      param[i] = decayed - (stepSize * mi) / denom;
+      m[i] = mi;
+      v[i] = vi;
+    }
   }
 }
