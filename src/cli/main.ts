@@ -2,12 +2,14 @@
 import { TuneloopError } from '../errors.js';
 import { GENERATE_HELP, runGenerate } from './commands/generate.js';
 import { INFO_HELP, runInfo } from './commands/info.js';
+import { MERGE_HELP, runMerge } from './commands/merge.js';
 import { SCORE_HELP, runScore } from './commands/score.js';
 
 const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<void> }> = {
   info: { help: INFO_HELP, run: runInfo },
   generate: { help: GENERATE_HELP, run: runGenerate },
   score: { help: SCORE_HELP, run: runScore },
+  merge: { help: MERGE_HELP, run: runMerge },
 };
 
 const USAGE = `tuneloop: run, adapt and evaluate BLOOM-family language models in Node.js
@@ -18,12 +20,15 @@ Commands:
   info       describe a checkpoint: architecture, parameters, dtypes, memory
   generate   continue prompts (greedy or sampled, batched, with a KV cache)
   score      log-likelihood of continuations given contexts
+  merge      fold a LoRA adapter into its base model and write the merged checkpoint
 
 Examples:
   tuneloop info --model models/demo
   tuneloop generate --model models/demo --prompt "The tutor explains" --max-new-tokens 20
   tuneloop generate --model models/demo --ids 17,200,33 --greedy --json
   tuneloop score --model models/demo --context "Two plus two is" --continuation " four"
+  tuneloop generate --model DIR --adapter ADAPTER_DIR --ids 17,200,33 --json
+  tuneloop merge --model DIR --adapter ADAPTER_DIR --out merged/
 
 Environment:
   TUNELOOP_BACKEND=auto|native|typescript   compute backend (default auto)`;

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { type BackendChoice, selectBackend } from '../engine/select-backend.js';
 import { InvalidInputError } from '../errors.js';
 import { BloomModel } from '../models/bloom/model.js';
+import type { CausalLM } from '../models/causal-lm.js';
+import { applyAdapter } from '../peft/apply-adapter.js';
 import type { ComputeDType } from '../models/bloom/weights.js';
 import { type BloomTokenizer, loadTokenizer } from '../tokenizer/tokenizer.js';
 import { ProgressBar, note } from './progress.js';
@@ -10,12 +12,15 @@ import { ProgressBar, note } from './progress.js';
 /** Options every model-running command shares, in parseArgs form. */
 export const MODEL_OPTIONS = {
   model: { type: 'string' },
+  adapter: { type: 'string' },
   dtype: { type: 'string', default: 'fp32' },
   backend: { type: 'string', default: 'auto' },
 } as const;
 
 export const MODEL_OPTIONS_HELP = `  --model DIR            Hugging Face BLOOM directory: config.json, model.safetensors (or shards
                          with model.safetensors.index.json), tokenizer.json for text input
+  --adapter DIR          a Hugging Face PEFT adapter to apply (LoRA or prompt tuning):
+                         adapter_config.json and adapter_model.safetensors
   --dtype fp32|bf16      compute precision (default fp32); bf16 halves memory and uses AMX matmuls
   --backend auto|native|typescript
                          compute backend (default auto: native when its addon loads); also
@@ -33,7 +38,16 @@ export function requireModelDir(value: string | undefined): string {
   return value;
 }
 
-export async function loadModelForCli(values: { model?: string; dtype: string; backend: string }): Promise<BloomModel> {
+/** The model, with the --adapter applied when one is given. */
+export async function loadModelForCli(values: { model?: string; adapter?: string; dtype: string; backend: string }): Promise<CausalLM> {
+  const model = await loadBaseModelForCli(values);
+  if (!values.adapter) return model;
+  const adapted = applyAdapter(model, values.adapter);
+  note(`adapter: ${values.adapter}`);
+  return adapted;
+}
+
+export async function loadBaseModelForCli(values: { model?: string; dtype: string; backend: string }): Promise<BloomModel> {
   const dir = requireModelDir(values.model);
   const dtype = parseDType(values.dtype);
   if (!['auto', 'native', 'typescript'].includes(values.backend)) {

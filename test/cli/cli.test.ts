@@ -100,3 +100,40 @@ test('the demo model: text prompts, streaming output, stop sequences', async () 
   assert.ok(stopped.text.includes(stopAt));
   assert.ok(json.text.startsWith(stopped.text));
 });
+
+test('merge writes a checkpoint equal to peft merge_and_unload; --adapter applies LoRA and prompt tuning', async () => {
+  const { BloomModel } = await import('../../src/models/bloom/model.js');
+  const { TypeScriptBackend } = await import('../../src/engine/backends/typescript.js');
+  const { SafetensorsFile } = await import('../../src/formats/safetensors.js');
+  const { maxAbsDiff } = await import('../helpers/reference.js');
+  const adapter = join(ref.checkpointDir, '..', 'ref_a', 'lora_adapter');
+  const out = join(scratch, 'merged');
+  const merged = run(['merge', '--model', ref.checkpointDir, '--adapter', adapter, '--out', out]);
+  assert.equal(merged.status, 0, merged.stderr);
+  assert.match(merged.stderr, /merged 2 weight\(s\)/);
+  const file = SafetensorsFile.open(join(out, 'model.safetensors'));
+  assert.ok(maxAbsDiff(file.read('transformer.h.0.self_attention.query_key_value.weight').data, ref.f32('lora_merged_qkv_weight_layer0')) < 1e-6);
+  assert.ok(!file.has('lm_head.weight'), 'the tied lm_head stays unstored');
+  file.close();
+  const model = BloomModel.load(out, { backend: new TypeScriptBackend(), dtype: 'f32' });
+  const mask = Uint8Array.from(ref.ints('attention_mask'));
+  const logits = model.logits(model.forward({ ids: ref.ints('input_ids'), batch: 3, mask }).hidden, 36);
+  assert.ok(maxAbsDiff(logits, ref.f32('lora_merged_logits')) < 1e-4);
+
+  const ids = Array.from(ref.ints('input_ids').subarray(0, 12)).join(',');
+  type Generated = { new_tokens: number[]; log_probs: number[] };
+  const generateWith = (args: string[]) => JSON.parse(run(['generate', ...args, '--ids', ids, '--max-new-tokens', '5', '--json']).stdout) as Generated;
+  const viaAdapter = generateWith(['--model', ref.checkpointDir, '--adapter', adapter]);
+  const viaMerged = generateWith(['--model', out]);
+  const base = generateWith(['--model', ref.checkpointDir]);
+  assert.deepEqual(viaAdapter.new_tokens, viaMerged.new_tokens);
+  viaAdapter.log_probs.forEach((p, i) => assert.ok(Math.abs(p - viaMerged.log_probs[i]) < 1e-4));
+  assert.ok(Math.abs(viaAdapter.log_probs[0] - base.log_probs[0]) > 1e-3, 'the adapter changes the output');
+
+  const prompt = join(ref.checkpointDir, '..', 'ref_a', 'prompt_tuning_adapter');
+  const scored = run(['score', '--model', ref.checkpointDir, '--adapter', prompt, '--context-ids', ids, '--continuation-ids', '5,6', '--json']);
+  assert.equal(scored.status, 0, scored.stderr);
+  const bad = run(['generate', '--model', ref.checkpointDir, '--adapter', ref.checkpointDir, '--ids', ids]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /adapter_config\.json: missing: not a PEFT adapter directory \(this looks like a full model directory/);
+});
