@@ -1,0 +1,238 @@
+import type { AttentionArgs } from '../engine/backend.js';
+import { InvalidInputError } from '../errors.js';
+import type { BloomModel, BlockLinearName } from '../models/bloom/model.js';
+import type { LayerNormParams, LinearParams } from '../models/bloom/weights.js';
+import { modulePath } from '../peft/lora/config.js';
+import type { LoraLayer } from '../peft/lora/layer.js';
+import type { LoraAdapter } from '../peft/lora/model.js';
+import type { PromptTuningAdapter } from '../peft/prompt-tuning/model.js';
+import { asTrainingBackend, type TrainingBackend } from './training-backend.js';
+
+/** Ignored label, as PyTorch's cross-entropy ignore_index. */
+export const IGNORE_INDEX = -100;
+
+/** One batch for a training step: ids and labels `[batch, seq]`, mask 1 for real tokens. */
+export interface TrainingBatch {
+  readonly ids: Int32Array;
+  readonly mask: Uint8Array;
+  /** Hugging Face labels: the token to predict at each position (shifted inside), -100 where ignored. */
+  readonly labels: Int32Array;
+  readonly batch: number;
+}
+
+/** What receives gradients. Everything else stays frozen. */
+export interface Trainables {
+  readonly lora?: LoraAdapter;
+  readonly prompt?: PromptTuningAdapter;
+  /** Selective tuning: every bias of the block linears. */
+  readonly biases?: boolean;
+  /** Selective tuning (peft's LN tuning): every LayerNorm weight and bias. */
+  readonly layerNorms?: boolean;
+}
+
+export interface StepResult {
+  /** Mean cross-entropy over counted (non-ignored) targets. */
+  readonly loss: number;
+  readonly counted: number;
+  /**
+   * Gradients by parameter name: peft's saved names for adapters
+   * (`base_model.model.transformer.h.0.self_attention.query_key_value.lora_A.weight`, `prompt_embeddings`),
+   * checkpoint names for selectively tuned tensors (`transformer.h.0.input_layernorm.weight`).
+   */
+  readonly grads: Map<string, Float32Array>;
+}
+
+/** Activations a block keeps from forward for backward. */
+interface BlockTape {
+  input: Float32Array;
+  attentionInput: Float32Array;
+  qkv: Float32Array;
+  context: Float32Array;
+  afterAttention: Float32Array;
+  mlpInput: Float32Array;
+  preGelu: Float32Array;
+  postGelu: Float32Array;
+  /** x·Aᵀ of each LoRA layer, kept for its backward. */
+  loraDown: Partial<Record<BlockLinearName, Float32Array>>;
+}
+
+const LOGIT_ROWS_PER_CHUNK = 64;
+
+/**
+ * Loss and gradients of BLOOM with adapters, as PyTorch's autograd computes them for
+ * Hugging Face's BloomForCausalLM under peft: forward keeping each block's activations, the loss on
+ * shifted labels, then the blocks in reverse, each backward op beside the forward op it undoes.
+ * The lm_head runs in chunks of rows, so the `[rows, vocab]` logits never exist whole.
+ */
+export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainables: Trainables): StepResult {
+  const backend = asTrainingBackend(model.backend);
+  const { config } = model;
+  const h = config.hiddenSize;
+  const eps = config.layerNormEpsilon;
+  const virtual = trainables.prompt?.config.numVirtualTokens ?? 0;
+  const tokenLen = batch.ids.length / batch.batch;
+  if (!Number.isInteger(tokenLen) || batch.labels.length !== batch.ids.length || batch.mask.length !== batch.ids.length) {
+    throw new InvalidInputError('batch', 'ids, mask and labels must all be [batch, seq]');
+  }
+  const seq = virtual + tokenLen;
+  const rows = batch.batch * seq;
+  const grads = new Map<string, Float32Array>();
+  const accumulate = (name: string, grad: Float32Array) => {
+    const existing = grads.get(name);
+    if (!existing) grads.set(name, grad);
+    else for (let i = 0; i < grad.length; i++) existing[i] += grad[i];
+  };
+
+  // Inputs: the soft prompt before each row, with mask ones and ignored labels for its positions.
+  const mask = new Uint8Array(rows);
+  const targets = new Int32Array(rows).fill(IGNORE_INDEX);
+  const tokens = model.embed(batch.ids);
+  const inputEmbeddings = new Float32Array(rows * h);
+  for (let b = 0; b < batch.batch; b++) {
+    mask.fill(1, b * seq, b * seq + virtual);
+    mask.set(batch.mask.subarray(b * tokenLen, (b + 1) * tokenLen), b * seq + virtual);
+    if (trainables.prompt) inputEmbeddings.set(trainables.prompt.promptEmbeddings, b * seq * h);
+    inputEmbeddings.set(tokens.subarray(b * tokenLen * h, (b + 1) * tokenLen * h), (b * seq + virtual) * h);
+    // Position p predicts label p + 1 (Hugging Face shifts inside the model); the last predicts nothing.
+    for (let t = 0; t < tokenLen; t++) {
+      const p = virtual + t - 1;
+      if (p >= 0) targets[b * seq + p] = batch.labels[b * tokenLen + t];
+    }
+  }
+
+  // Forward, keeping what backward needs.
+  const { weights } = model;
+  const embeddings = backend.layerNorm(inputEmbeddings, weights.wordEmbeddingsLayernorm.weight, weights.wordEmbeddingsLayernorm.bias, eps);
+  const scratchCache = model.createCache(batch.batch, seq);
+  const attentionArgs = (qkv: Float32Array): AttentionArgs => ({
+    qkv,
+    batch: batch.batch,
+    queryLen: seq,
+    heads: config.numHeads,
+    headDim: config.headDim,
+    keyCache: scratchCache.keys[0],
+    valueCache: scratchCache.values[0],
+    capacity: seq,
+    pastLen: 0,
+    mask,
+    slopes: model.slopes,
+  });
+  const tapes: BlockTape[] = [];
+  let hidden = embeddings;
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    const w = weights.blocks[layer];
+    const loraDown: BlockTape['loraDown'] = {};
+    const linear = (module: BlockLinearName, params: LinearParams, x: Float32Array) => {
+      const y = backend.linear(x, rows, params.weight, params.bias);
+      const lora = trainables.lora?.layer(layer, module);
+      if (lora) loraDown[module] = loraForward(backend, lora, x, rows, y);
+      return y;
+    };
+    const attentionInput = backend.layerNorm(hidden, w.inputLayernorm.weight, w.inputLayernorm.bias, eps);
+    const qkv = linear('query_key_value', w.queryKeyValue, attentionInput);
+    const context = backend.attention(attentionArgs(qkv));
+    const afterAttention = linear('dense', w.dense, context);
+    backend.addInPlace(afterAttention, hidden);
+    const mlpInput = backend.layerNorm(afterAttention, w.postAttentionLayernorm.weight, w.postAttentionLayernorm.bias, eps);
+    const preGelu = linear('dense_h_to_4h', w.denseHTo4h, mlpInput);
+    const postGelu = backend.gelu(preGelu);
+    const output = linear('dense_4h_to_h', w.dense4hToH, postGelu);
+    backend.addInPlace(output, afterAttention);
+    tapes.push({ input: hidden, attentionInput, qkv, context, afterAttention, mlpInput, preGelu, postGelu, loraDown });
+    hidden = output;
+  }
+  const final = backend.layerNorm(hidden, weights.lnF.weight, weights.lnF.bias, eps);
+
+  // Loss, and its gradient back through the tied lm_head, chunk by chunk.
+  let counted = 0;
+  for (let i = 0; i < rows; i++) if (targets[i] !== IGNORE_INDEX) counted++;
+  if (counted === 0) throw new InvalidInputError('labels', 'every label is -100: the batch has nothing to learn from');
+  let lossSum = 0;
+  const dFinal = new Float32Array(rows * h);
+  for (let start = 0; start < rows; start += LOGIT_ROWS_PER_CHUNK) {
+    const n = Math.min(LOGIT_ROWS_PER_CHUNK, rows - start);
+    const chunkTargets = targets.subarray(start, start + n);
+    if (chunkTargets.every((t) => t === IGNORE_INDEX)) continue;
+    const logits = model.logits(final.subarray(start * h, (start + n) * h), n);
+    const { lossSum: chunkLoss, dLogits } = backend.crossEntropy(logits, config.vocabSize, chunkTargets, 1 / counted);
+    lossSum += chunkLoss;
+    dFinal.set(backend.linearBackwardInput(dLogits, n, weights.lmHead), start * h);
+  }
+
+  // Backward through the blocks.
+  const layerNormBackward = (x: Float32Array, params: LayerNormParams, dy: Float32Array, name: string) => {
+    const { dx, dGamma, dBeta } = backend.layerNormBackward(x, params.weight, dy, eps);
+    if (trainables.layerNorms) {
+      accumulate(`transformer.${name}.weight`, dGamma);
+      accumulate(`transformer.${name}.bias`, dBeta);
+    }
+    return dx;
+  };
+  let dHidden = layerNormBackward(hidden, weights.lnF, dFinal, 'ln_f');
+  for (let layer = config.numLayers - 1; layer >= 0; layer--) {
+    const w = weights.blocks[layer];
+    const tape = tapes[layer];
+    const linearBackward = (module: BlockLinearName, params: LinearParams, x: Float32Array, dy: Float32Array) => {
+      const dx = backend.linearBackwardInput(dy, rows, params.weight);
+      if (trainables.biases) accumulate(`${modulePath(layer, module)}.bias`, backend.sumRows(dy, rows, params.bias.length));
+      const lora = trainables.lora?.layer(layer, module);
+      if (lora) loraBackward(backend, lora, x, tape.loraDown[module]!, dy, rows, dx, accumulate, `base_model.model.${modulePath(layer, module)}`);
+      return dx;
+    };
+    // MLP: output = dense_4h_to_h(gelu(dense_h_to_4h(LN2(afterAttention)))) + afterAttention.
+    const dPostGelu = linearBackward('dense_4h_to_h', w.dense4hToH, tape.postGelu, dHidden);
+    const dPreGelu = backend.geluBackward(tape.preGelu, dPostGelu);
+    const dMlpInput = linearBackward('dense_h_to_4h', w.denseHTo4h, tape.mlpInput, dPreGelu);
+    const dAfterAttention = layerNormBackward(tape.afterAttention, w.postAttentionLayernorm, dMlpInput, `h.${layer}.post_attention_layernorm`);
+    backend.addInPlace(dAfterAttention, dHidden);
+    // Attention: afterAttention = dense(attention(qkv(LN1(input)))) + input.
+    const dContext = linearBackward('dense', w.dense, tape.context, dAfterAttention);
+    const dQkv = backend.attentionBackward(attentionArgs(tape.qkv), dContext);
+    const dAttentionInput = linearBackward('query_key_value', w.queryKeyValue, tape.attentionInput, dQkv);
+    const dInput = layerNormBackward(tape.input, w.inputLayernorm, dAttentionInput, `h.${layer}.input_layernorm`);
+    backend.addInPlace(dInput, dAfterAttention);
+    dHidden = dInput;
+  }
+  const dInputEmbeddings = layerNormBackward(inputEmbeddings, weights.wordEmbeddingsLayernorm, dHidden, 'word_embeddings_layernorm');
+  if (trainables.prompt) {
+    // Every row starts with the same soft prompt, so its gradient sums over the batch.
+    const dPrompt = new Float32Array(virtual * h);
+    for (let b = 0; b < batch.batch; b++) {
+      const rowStart = b * seq * h;
+      for (let i = 0; i < virtual * h; i++) dPrompt[i] += dInputEmbeddings[rowStart + i];
+    }
+    accumulate('prompt_embeddings', dPrompt);
+  }
+  return { loss: lossSum / counted, counted, grads };
+}
+
+/** y += s·(x·Aᵀ)·Bᵀ; returns x·Aᵀ for the backward. */
+function loraForward(backend: TrainingBackend, lora: LoraLayer, x: Float32Array, rows: number, y: Float32Array): Float32Array {
+  const down = backend.matmul(x, lora.a, rows, lora.inFeatures, lora.r, { transposeB: true });
+  const up = backend.matmul(down, lora.b, rows, lora.r, lora.outFeatures, { transposeB: true });
+  for (let i = 0; i < y.length; i++) y[i] += lora.scaling * up[i];
+  return down;
+}
+
+/** Gradients of y += s·(x·Aᵀ)·Bᵀ: dB = s·dyᵀ·down, dA = (s·dy·B)ᵀ·x, and dx += (s·dy·B)·A. */
+function loraBackward(
+  backend: TrainingBackend,
+  lora: LoraLayer,
+  x: Float32Array,
+  down: Float32Array,
+  dy: Float32Array,
+  rows: number,
+  dx: Float32Array,
+  accumulate: (name: string, grad: Float32Array) => void,
+  prefix: string,
+): void {
+  const { r, inFeatures, outFeatures, scaling } = lora;
+  const dB = backend.matmul(dy, down, outFeatures, rows, r, { transposeA: true });
+  for (let i = 0; i < dB.length; i++) dB[i] *= scaling;
+  const dDown = backend.matmul(dy, lora.b, rows, outFeatures, r);
+  for (let i = 0; i < dDown.length; i++) dDown[i] *= scaling;
+  accumulate(`${prefix}.lora_A.weight`, backend.matmul(dDown, x, r, rows, inFeatures, { transposeA: true }));
+  accumulate(`${prefix}.lora_B.weight`, dB);
+  backend.addInPlace(dx, backend.matmul(dDown, lora.a, rows, r, inFeatures));
+}
+

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { TypeScriptBackend } from '../../src/engine/backends/typescript.js';
+import { SafetensorsFile } from '../../src/formats/safetensors.js';
+import { BloomModel } from '../../src/models/bloom/model.js';
+import { readLoraAdapter } from '../../src/peft/lora/model.js';
+import { readPromptTuningAdapter } from '../../src/peft/prompt-tuning/model.js';
+import { type TrainingBatch, forwardBackward } from '../../src/train/bloom-backward.js';
+import { loadReference } from '../helpers/reference.js';
+
+/** Largest difference relative to the reference tensor's largest magnitude. */
+function relativeDiff(actual: Float32Array, expected: Float32Array): number {
+  assert.equal(actual.length, expected.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < actual.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return diff / scale;
+}
+
+function expectGradients(actual: Map<string, Float32Array>, file: string): void {
+  const expected = SafetensorsFile.open(file);
+  assert.deepEqual([...actual.keys()].sort(), [...expected.entries.keys()].sort());
+  for (const name of expected.entries.keys()) {
+    const diff = relativeDiff(actual.get(name)!, expected.read(name).data as Float32Array);
+    assert.ok(diff < 1e-4, `${name}: relative difference ${diff}`);
+  }
+  expected.close();
+}
+
+for (const which of ['a', 'b'] as const) {
+  const ref = loadReference(which);
+  const refDir = join(ref.checkpointDir, '..', `ref_${which}`);
+  const ids = ref.ints('input_ids');
+  const mask = Uint8Array.from(ref.ints('attention_mask'));
+  const labels = ref.ints('train_labels');
+  const padded: TrainingBatch = { ids, mask, labels, batch: 3 };
+  const seq = ids.length / 3;
+  const unpadded: TrainingBatch = { ids: ids.subarray(0, 2 * seq), mask: mask.subarray(0, 2 * seq), labels: labels.subarray(0, 2 * seq), batch: 2 };
+
+  describe(`fixture ${which}, typescript backend: loss and gradients equal PyTorch autograd`, () => {
+    const model = BloomModel.load(ref.checkpointDir, { backend: new TypeScriptBackend(), dtype: 'f32' });
+
+    test('LoRA, padded batch (the first real token is predicted from a pad position)', () => {
+      const result = forwardBackward(model, padded, { lora: readLoraAdapter(join(refDir, 'lora_adapter'), model.config) });
+      assert.ok(Math.abs(result.loss - (ref.values.lora_train_loss as number)) < 1e-5, `loss ${result.loss}`);
+      expectGradients(result.grads, join(refDir, 'lora_grads.safetensors'));
+    });
+
+    test('LoRA, rows without padding', () => {
+      const result = forwardBackward(model, unpadded, { lora: readLoraAdapter(join(refDir, 'lora_adapter'), model.config) });
+      assert.ok(Math.abs(result.loss - (ref.values.lora_train_loss_nopad_rows01 as number)) < 1e-5, `loss ${result.loss}`);
+      expectGradients(result.grads, join(refDir, 'lora_grads_nopad.safetensors'));
+    });
+
+    test('prompt tuning', () => {
+      const result = forwardBackward(model, padded, { prompt: readPromptTuningAdapter(join(refDir, 'prompt_tuning_adapter'), model.config) });
+      assert.ok(Math.abs(result.loss - (ref.values.pt_train_loss as number)) < 1e-5, `loss ${result.loss}`);
+      expectGradients(result.grads, join(refDir, 'pt_grads.safetensors'));
+    });
+
+    test('the base loss with nothing trainable, and selective tuning gradients exist for every bias and LayerNorm', () => {
+      const frozen = forwardBackward(model, padded, {});
+      assert.ok(Math.abs(frozen.loss - (ref.values['base_loss_labels_pad_-100'] as number)) < 1e-5);
+      assert.equal(frozen.grads.size, 0);
+      const selective = forwardBackward(model, padded, { biases: true, layerNorms: true });
+      const layers = model.config.numLayers;
+      assert.equal([...selective.grads.keys()].filter((n) => n.endsWith('.bias') && !n.includes('layernorm') && !n.includes('ln_f')).length, 4 * layers);
+      assert.equal([...selective.grads.keys()].filter((n) => n.includes('layernorm') || n.includes('ln_f')).length, 2 * (2 * layers + 2));
+    });
+  });
+}
+
+test('selective tuning gradients agree with finite differences of the loss', () => {
+  const ref = loadReference('b');
+  const model = BloomModel.load(ref.checkpointDir, { backend: new TypeScriptBackend(), dtype: 'f32' });
+  const batch: TrainingBatch = { ids: ref.ints('input_ids'), mask: Uint8Array.from(ref.ints('attention_mask')), labels: ref.ints('train_labels'), batch: 3 };
+  const { grads } = forwardBackward(model, batch, { biases: true, layerNorms: true });
+  const probes: [string, Float32Array, number][] = [
+    ['transformer.h.1.self_attention.query_key_value.bias', model.weights.blocks[1].queryKeyValue.bias, 17],
+    ['transformer.h.2.mlp.dense_4h_to_h.bias', model.weights.blocks[2].dense4hToH.bias, 5],
+    ['transformer.h.0.input_layernorm.weight', model.weights.blocks[0].inputLayernorm.weight, 40],
+    ['transformer.ln_f.bias', model.weights.lnF.bias, 3],
+    ['transformer.word_embeddings_layernorm.weight', model.weights.wordEmbeddingsLayernorm.weight, 9],
+  ];
+  const step = 1e-2;
+  for (const [name, values, index] of probes) {
+    const original = values[index];
+    values[index] = original + step;
+    const up = forwardBackward(model, batch, {}).loss;
+    values[index] = original - step;
+    const down = forwardBackward(model, batch, {}).loss;
+    values[index] = original;
+    const numeric = (up - down) / (2 * step);
+    const analytic = grads.get(name)![index];
+    assert.ok(Math.abs(numeric - analytic) < 2e-3 * Math.max(1e-2, Math.abs(analytic)) + 2e-5, `${name}[${index}]: ${analytic} vs ${numeric}`);
+  }
+});
