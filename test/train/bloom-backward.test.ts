@@ -99,3 +99,27 @@ test('selective tuning gradients agree with finite differences of the loss', () 
     assert.ok(Math.abs(numeric - analytic) < 2e-3 * Math.max(1e-2, Math.abs(analytic)) + 2e-5, `${name}[${index}]: ${analytic} vs ${numeric}`);
   }
 });
+
+test('one AdamW step on the backward pass gives the LoRA weights PyTorch gives', async () => {
+  const { AdamW } = await import('../../src/train/optimizer.js');
+  const { trainableParameters } = await import('../../src/train/trainable-parameters.js');
+  for (const which of ['a', 'b'] as const) {
+    const ref = loadReference(which);
+    const refDir = join(ref.checkpointDir, '..', `ref_${which}`);
+    const backend = new TypeScriptBackend();
+    const model = BloomModel.load(ref.checkpointDir, { backend, dtype: 'f32' });
+    const lora = readLoraAdapter(join(refDir, 'lora_adapter'), model.config);
+    const batch: TrainingBatch = { ids: ref.ints('input_ids'), mask: Uint8Array.from(ref.ints('attention_mask')), labels: ref.ints('train_labels'), batch: 3 };
+    const { grads } = forwardBackward(model, batch, { lora });
+    const optimizer = new AdamW(backend, trainableParameters(model, { lora }), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
+    optimizer.update(grads);
+    const expected = SafetensorsFile.open(join(refDir, 'lora_after_adamw_step.safetensors'));
+    for (const [name, tensor] of lora.tensors()) {
+      let diff = 0;
+      const want = expected.read(name).data as Float32Array;
+      for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs((tensor.data as Float32Array)[i] - want[i]));
+      assert.ok(diff < 1e-5, `${which} ${name}: ${diff}`);
+    }
+    expected.close();
+  }
+});
