@@ -1,0 +1,249 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { InvalidInputError } from '../errors.js';
+
+/**
+ * `tuneloop train --config train.yaml`: one base model, one method, and one adapter per task.
+ * Every field is checked here, and an error names it by its dotted path (`training.learning_rate`).
+ */
+export interface TrainConfig {
+  readonly model: string;
+  readonly dtype: 'fp32' | 'bf16';
+  readonly backend: 'auto' | 'native' | 'typescript';
+  readonly outputDir: string;
+  readonly seed: number;
+  readonly method: MethodConfig;
+  readonly data: DataConfig;
+  readonly training: TrainingConfig;
+  readonly tasks: readonly TaskConfig[];
+}
+
+export type MethodConfig =
+  | { readonly type: 'lora'; readonly r: number; readonly loraAlpha: number; readonly loraDropout: number; readonly targetModules: readonly string[]; readonly useRslora: boolean }
+  | { readonly type: 'prompt_tuning'; readonly numVirtualTokens: number; readonly init: 'RANDOM' | 'TEXT' | 'SAMPLE_VOCAB'; readonly initText: string | null }
+  | { readonly type: 'bias' | 'layernorm' };
+
+export interface DataConfig {
+  readonly maxLength: number;
+  readonly overLength: 'truncate' | 'refuse';
+  readonly completionOnlyLoss: boolean;
+  readonly packing: boolean;
+  /** Fraction of the training file held out when a task names no validation file. */
+  readonly validationFraction: number;
+}
+
+export interface TrainingConfig {
+  readonly epochs: number;
+  readonly maxSteps: number | null;
+  readonly batchSize: number;
+  readonly gradientAccumulation: number;
+  readonly learningRate: number;
+  readonly weightDecay: number;
+  readonly warmupSteps: number;
+  readonly schedule: 'constant' | 'linear' | 'cosine';
+  readonly maxGradNorm: number | null;
+  readonly evalEvery: number | null;
+  readonly earlyStoppingPatience: number | null;
+  readonly checkpointEvery: number | null;
+}
+
+export interface TaskConfig {
+  readonly name: string;
+  readonly train: string;
+  readonly validation: string | null;
+}
+
+type Json = Record<string, unknown>;
+
+class Reader {
+  constructor(
+    private readonly source: string,
+    private readonly json: Json,
+    private readonly path: string,
+  ) {}
+
+  private fail(field: string, detail: string): never {
+    throw new InvalidInputError(`${this.source}: ${this.path}${field}`, detail);
+  }
+
+  private value(field: string): unknown {
+    return this.json[field];
+  }
+
+  child(field: string): Reader {
+    const value = this.value(field) ?? {};
+    if (typeof value !== 'object' || Array.isArray(value)) this.fail(field, 'must be a mapping');
+    return new Reader(this.source, value as Json, `${this.path}${field}.`);
+  }
+
+  string(field: string, fallback?: string): string {
+    const value = this.value(field) ?? fallback;
+    if (typeof value !== 'string' || value === '') this.fail(field, fallback === undefined ? 'is required: a non-empty string' : 'must be a non-empty string');
+    return value as string;
+  }
+
+  optionalString(field: string): string | null {
+    const value = this.value(field);
+    if (value === undefined || value === null) return null;
+    if (typeof value !== 'string') this.fail(field, 'must be a string');
+    return value as string;
+  }
+
+  choice<T extends string>(field: string, options: readonly T[], fallback: T): T {
+    const value = this.value(field) ?? fallback;
+    if (!options.includes(value as T)) this.fail(field, `must be one of ${options.join(', ')}, got ${JSON.stringify(value)}`);
+    return value as T;
+  }
+
+  number(field: string, fallback: number, check: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean } = {}): number {
+    const value = this.value(field) ?? fallback;
+    if (typeof value !== 'number' || !Number.isFinite(value)) this.fail(field, `must be a number, got ${JSON.stringify(value)}`);
+    const n = value as number;
+    if (check.integer && !Number.isInteger(n)) this.fail(field, `must be an integer, got ${n}`);
+    if (check.min !== undefined && (check.exclusiveMin ? n <= check.min : n < check.min)) this.fail(field, `must be ${check.exclusiveMin ? '>' : '>='} ${check.min}, got ${n}`);
+    if (check.max !== undefined && n > check.max) this.fail(field, `must be <= ${check.max}, got ${n}`);
+    return n;
+  }
+
+  optionalNumber(field: string, check: { min?: number; integer?: boolean; exclusiveMin?: boolean } = {}): number | null {
+    const value = this.value(field);
+    if (value === undefined || value === null) return null;
+    return this.number(field, 0, check);
+  }
+
+  boolean(field: string, fallback: boolean): boolean {
+    const value = this.value(field) ?? fallback;
+    if (typeof value !== 'boolean') this.fail(field, `must be true or false, got ${JSON.stringify(value)}`);
+    return value as boolean;
+  }
+
+  stringList(field: string, fallback: string[]): string[] {
+    const value = this.value(field) ?? fallback;
+    if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string')) this.fail(field, 'must be a non-empty list of strings');
+    return value as string[];
+  }
+
+  list(field: string): Reader[] {
+    const value = this.value(field);
+    if (!Array.isArray(value) || value.length === 0) this.fail(field, 'is required: a non-empty list');
+    return (value as unknown[]).map((item, i) => {
+      if (typeof item !== 'object' || item === null || Array.isArray(item)) this.fail(`${field}[${i}]`, 'must be a mapping');
+      return new Reader(this.source, item as Json, `${this.path}${field}[${i}].`);
+    });
+  }
+
+  rejectUnknown(known: readonly string[]): void {
+    for (const key of Object.keys(this.json)) {
+      if (!known.includes(key)) this.fail(key, `is not a known field (known here: ${known.join(', ')})`);
+    }
+  }
+}
+
+export function parseTrainConfig(raw: unknown, source = 'train config'): TrainConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InvalidInputError(source, 'must be a YAML mapping');
+  const root = new Reader(source, raw as Json, '');
+  root.rejectUnknown(['model', 'dtype', 'backend', 'output_dir', 'seed', 'method', 'data', 'training', 'tasks']);
+
+  const m = root.child('method');
+  const type = m.choice('type', ['lora', 'prompt_tuning', 'bias', 'layernorm'] as const, 'lora');
+  let method: MethodConfig;
+  if (type === 'lora') {
+    m.rejectUnknown(['type', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'use_rslora']);
+    const r = m.number('r', 8, { min: 1, integer: true });
+    method = {
+      type,
+      r,
+      loraAlpha: m.number('lora_alpha', 2 * r, { min: 0, exclusiveMin: true }),
+      loraDropout: m.number('lora_dropout', 0, { min: 0, max: 0.99 }),
+      targetModules: m.stringList('target_modules', ['query_key_value']),
+      useRslora: m.boolean('use_rslora', false),
+    };
+  } else if (type === 'prompt_tuning') {
+    m.rejectUnknown(['type', 'num_virtual_tokens', 'init', 'init_text']);
+    const init = m.choice('init', ['RANDOM', 'TEXT', 'SAMPLE_VOCAB'] as const, 'RANDOM');
+    const initText = m.optionalString('init_text');
+    if (init === 'TEXT' && !initText) throw new InvalidInputError(`${source}: method.init_text`, 'is required when method.init is TEXT');
+    method = { type, numVirtualTokens: m.number('num_virtual_tokens', 20, { min: 1, integer: true }), init, initText };
+  } else {
+    m.rejectUnknown(['type']);
+    method = { type };
+  }
+
+  const d = root.child('data');
+  d.rejectUnknown(['max_length', 'over_length', 'completion_only_loss', 'packing', 'validation_fraction']);
+  const data: DataConfig = {
+    maxLength: d.number('max_length', 256, { min: 2, integer: true }),
+    overLength: d.choice('over_length', ['truncate', 'refuse'] as const, 'truncate'),
+    completionOnlyLoss: d.boolean('completion_only_loss', true),
+    packing: d.boolean('packing', false),
+    validationFraction: d.number('validation_fraction', 0.1, { min: 0, max: 0.9 }),
+  };
+
+  const t = root.child('training');
+  t.rejectUnknown([
+    'epochs', 'max_steps', 'batch_size', 'gradient_accumulation', 'learning_rate', 'weight_decay', 'warmup_steps', 'schedule',
+    'max_grad_norm', 'eval_every', 'early_stopping_patience', 'checkpoint_every',
+  ]);
+  const training: TrainingConfig = {
+    epochs: t.number('epochs', 3, { min: 1, integer: true }),
+    maxSteps: t.optionalNumber('max_steps', { min: 1, integer: true }),
+    batchSize: t.number('batch_size', 8, { min: 1, integer: true }),
+    gradientAccumulation: t.number('gradient_accumulation', 1, { min: 1, integer: true }),
+    learningRate: t.number('learning_rate', type === 'prompt_tuning' ? 3e-2 : 1e-3, { min: 0, exclusiveMin: true }),
+    weightDecay: t.number('weight_decay', 0.01, { min: 0 }),
+    warmupSteps: t.number('warmup_steps', 0, { min: 0, integer: true }),
+    schedule: t.choice('schedule', ['constant', 'linear', 'cosine'] as const, 'linear'),
+    maxGradNorm: t.optionalNumber('max_grad_norm', { min: 0, exclusiveMin: true }) ?? 1,
+    evalEvery: t.optionalNumber('eval_every', { min: 1, integer: true }),
+    earlyStoppingPatience: t.optionalNumber('early_stopping_patience', { min: 1, integer: true }),
+    checkpointEvery: t.optionalNumber('checkpoint_every', { min: 1, integer: true }),
+  };
+
+  const names = new Set<string>();
+  const tasks = root.list('tasks').map((task) => {
+    task.rejectUnknown(['name', 'train', 'validation']);
+    const name = task.string('name');
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new InvalidInputError(`${source}: tasks.name`, `"${name}" must use letters, digits, _ . - only (it names a directory)`);
+    if (names.has(name)) throw new InvalidInputError(`${source}: tasks.name`, `"${name}" appears twice`);
+    names.add(name);
+    return { name, train: task.string('train'), validation: task.optionalString('validation') };
+  });
+
+  return {
+    model: root.string('model'),
+    dtype: root.choice('dtype', ['fp32', 'bf16'] as const, 'fp32'),
+    backend: root.choice('backend', ['auto', 'native', 'typescript'] as const, 'auto'),
+    outputDir: root.string('output_dir', 'runs/train'),
+    seed: root.number('seed', 42, { integer: true }),
+    method,
+    data,
+    training,
+    tasks,
+  };
+}
+
+/** Reads and checks a YAML config file; `overrides` are `dotted.path=value` pairs from the command line. */
+export function readTrainConfig(path: string, overrides: readonly string[] = []): TrainConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    throw new InvalidInputError(path, `cannot read the YAML config: ${(cause as Error).message}`);
+  }
+  for (const override of overrides) applyOverride(raw as Json, override);
+  return parseTrainConfig(raw, path);
+}
+
+/** `training.learning_rate=3e-4` sets that field; the value is parsed as YAML (numbers, booleans, lists). */
+export function applyOverride(target: Json, override: string): void {
+  const eq = override.indexOf('=');
+  if (eq <= 0) throw new InvalidInputError('--set', `"${override}" must look like field.path=value`);
+  const path = override.slice(0, eq).split('.');
+  const value = parseYaml(override.slice(eq + 1)) as unknown;
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Json;
+  }
+  node[path[path.length - 1]] = value;
+}

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { InvalidInputError } from '../../src/errors.js';
+import { applyOverride, parseTrainConfig } from '../../src/train/config.js';
+
+const minimal = { model: 'models/demo', tasks: [{ name: 'arithmetic', train: 'a.jsonl' }] };
+
+test('defaults fill a minimal config', () => {
+  const config = parseTrainConfig(minimal);
+  assert.equal(config.method.type, 'lora');
+  assert.deepEqual(config.method.type === 'lora' && config.method.targetModules, ['query_key_value']);
+  assert.equal(config.training.batchSize, 8);
+  assert.equal(config.data.completionOnlyLoss, true);
+  assert.equal(config.tasks[0].validation, null);
+});
+
+test('several tasks, prompt tuning, and overrides from the command line', () => {
+  const raw = {
+    ...minimal,
+    method: { type: 'prompt_tuning', num_virtual_tokens: 10, init: 'TEXT', init_text: 'Answer the question' },
+    tasks: ['history', 'math', 'language', 'knowledge'].map((name) => ({ name, train: `${name}.jsonl` })),
+  };
+  applyOverride(raw, 'training.learning_rate=0.3');
+  applyOverride(raw, 'training.schedule=cosine');
+  const config = parseTrainConfig(raw);
+  assert.equal(config.tasks.length, 4);
+  assert.equal(config.training.learningRate, 0.3);
+  assert.equal(config.training.schedule, 'cosine');
+  assert.equal(config.method.type === 'prompt_tuning' && config.method.numVirtualTokens, 10);
+});
+
+test('errors name the field by its path', () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ tasks: minimal.tasks }, /: model: is required/],
+    [{ ...minimal, training: { learning_rate: -1 } }, /training\.learning_rate: must be > 0/],
+    [{ ...minimal, training: { batch_size: 2.5 } }, /training\.batch_size: must be an integer/],
+    [{ ...minimal, training: { lr: 1 } }, /training\.lr: is not a known field/],
+    [{ ...minimal, method: { type: 'adapter' } }, /method\.type: must be one of lora, prompt_tuning, bias, layernorm/],
+    [{ ...minimal, method: { type: 'prompt_tuning', init: 'TEXT' } }, /method\.init_text: is required when method\.init is TEXT/],
+    [{ ...minimal, tasks: [] }, /tasks: is required: a non-empty list/],
+    [{ ...minimal, tasks: [{ name: 'a', train: 'x' }, { name: 'a', train: 'y' }] }, /"a" appears twice/],
+    [{ ...minimal, data: { over_length: 'cut' } }, /data\.over_length: must be one of truncate, refuse/],
+  ];
+  for (const [raw, pattern] of cases) {
+    assert.throws(() => parseTrainConfig(raw, 'train.yaml'), (e: unknown) => InvalidInputError.isInstance(e) && pattern.test(e.message) && e.message.startsWith('train.yaml'), String(pattern));
+  }
+});
