@@ -119,3 +119,18 @@ test('malformed adapter configs name the field', () => {
     assert.throws(() => readLoraAdapter(dir, model.config), (e: unknown) => AdapterError.isInstance(e) && e.message.includes(`field "${field}"`), field);
   }
 });
+
+test('new soft prompts: TEXT repeats the text tokens\' embeddings, RANDOM is standard normal', async () => {
+  const { createPromptTuningAdapter } = await import('../../src/peft/prompt-tuning/model.js');
+  const model = BloomModel.load(loadReference('a').checkpointDir, { backend: cases[0].backend!, dtype: 'f32' });
+  const base = { tokenDim: 64, initText: 'two three' };
+  const text = createPromptTuningAdapter(model, { ...base, numVirtualTokens: 5, init: 'TEXT' }, { random: Math.random, encode: () => [7, 9] });
+  const expected = model.embed(Int32Array.from([7, 9, 7, 9, 7]));
+  assert.deepEqual(text.promptEmbeddings, expected);
+  let seed = 1;
+  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const values = createPromptTuningAdapter(model, { ...base, numVirtualTokens: 40, init: 'RANDOM' }, { random }).promptEmbeddings;
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length;
+  assert.ok(Math.abs(mean) < 0.05 && Math.abs(variance - 1) < 0.1, `mean ${mean}, variance ${variance}`);
+});

@@ -111,3 +111,36 @@ export class PromptTunedModel implements CausalLM {
     return this.base.forwardEmbeddings(embeddings, { batch, mask, cache, collectHiddenStates: input.collectHiddenStates });
   }
 }
+
+/**
+ * A new soft prompt, initialised as peft does: RANDOM draws N(0, 1) (torch.nn.Embedding's default);
+ * TEXT takes the word embeddings of `initText`'s tokens, repeated to fill and cut to length; SAMPLE_VOCAB
+ * takes the word embeddings of tokens drawn uniformly from the vocabulary.
+ */
+export function createPromptTuningAdapter(
+  model: BloomModel,
+  config: PromptTuningConfig,
+  options: { random: () => number; encode?: (text: string) => number[] },
+): PromptTuningAdapter {
+  const { numVirtualTokens: n } = config;
+  const h = model.config.hiddenSize;
+  if (config.tokenDim !== h) throw new AdapterError('prompt tuning config', `token_dim ${config.tokenDim} differs from the model's hidden size ${h}`, { field: 'token_dim' });
+  if (config.init === 'RANDOM') {
+    const values = new Float32Array(n * h);
+    for (let i = 0; i < values.length; i++) {
+      const u = 1 - options.random();
+      values[i] = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * options.random());
+    }
+    return new PromptTuningAdapter(config, values);
+  }
+  let ids: number[];
+  if (config.init === 'TEXT') {
+    if (!config.initText || !options.encode) throw new AdapterError('prompt tuning config', 'TEXT initialisation needs prompt_tuning_init_text and a tokenizer', { field: 'prompt_tuning_init_text' });
+    const textIds = options.encode(config.initText);
+    if (textIds.length === 0) throw new AdapterError('prompt tuning config', 'the init text tokenizes to no tokens', { field: 'prompt_tuning_init_text' });
+    ids = Array.from({ length: n }, (_, i) => textIds[i % textIds.length]);
+  } else {
+    ids = Array.from({ length: n }, () => Math.floor(options.random() * model.config.vocabSize));
+  }
+  return new PromptTuningAdapter(config, model.embed(Int32Array.from(ids)));
+}
