@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <new>
 #include <string>
+#include <tuple>
 
 #include "kernels.h"
 
@@ -223,6 +224,222 @@ Napi::Value TokenLogProbs(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// ---- Backward ops (src/engine/gradients.ts). ----
+
+double numberArg(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  Napi::Value v = info[index];
+  if (!v.IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) throw Napi::RangeError::New(info.Env(), std::string(name) + " must be finite");
+  return d;
+}
+
+bool boolArg(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  Napi::Value v = info[index];
+  if (!v.IsBoolean()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+// Inputs read while an output is written must not share memory with it.
+void requireDisjoint(const Napi::CallbackInfo& info, const void* a, size_t aBytes, const void* b, size_t bBytes,
+                     const char* name) {
+  const auto* pa = static_cast<const uint8_t*>(a);
+  const auto* pb = static_cast<const uint8_t*>(b);
+  if (aBytes > 0 && bBytes > 0 && pa < pb + bBytes && pb < pa + aBytes) {
+    throw Napi::RangeError::New(info.Env(), std::string(name) + " overlaps another argument");
+  }
+}
+
+// matmul(a, b, m, k, n, transposeA, transposeB, out)
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  const int64_t m = intArg(info, 2, "m", 1);
+  const int64_t k = intArg(info, 3, "k", 0);
+  const int64_t n = intArg(info, 4, "n", 1);
+  const bool ta = boolArg(info, 5, "transposeA");
+  const bool tb = boolArg(info, 6, "transposeB");
+  auto a = typedArg<float>(info, 0, napi_float32_array, "a");
+  auto b = typedArg<float>(info, 1, napi_float32_array, "b");
+  auto out = outputArg(info, 7);
+  requireLength(info, a.length, product(info, {m, k}), "a");
+  requireLength(info, b.length, product(info, {k, n}), "b");
+  requireLength(info, out.length, product(info, {m, n}), "out");
+  requireDisjoint(info, a.data, a.length * 4, out.data, out.length * 4, "a");
+  requireDisjoint(info, b.data, b.length * 4, out.data, out.length * 4, "b");
+  matmulForward(a.data, b.data, m, k, n, ta, tb, out.data);
+  return info.Env().Undefined();
+}
+
+// linearBackwardInput(dy, rows, weight, out)
+Napi::Value LinearBackwardInput(const Napi::CallbackInfo& info) {
+  const int64_t rows = intArg(info, 1, "rows", 0);
+  const PackedWeight& w = weightArg(info, 2);
+  auto dy = typedArg<float>(info, 0, napi_float32_array, "dy");
+  auto out = outputArg(info, 3);
+  requireLength(info, dy.length, product(info, {rows, w.outFeatures}), "dy");
+  requireLength(info, out.length, product(info, {rows, w.inFeatures}), "out");
+  requireDisjoint(info, dy.data, dy.length * 4, out.data, out.length * 4, "dy");
+  linearBackwardInput(dy.data, rows, w, out.data);
+  return info.Env().Undefined();
+}
+
+// sumRows(dy, rows, cols, out)
+Napi::Value SumRows(const Napi::CallbackInfo& info) {
+  const int64_t rows = intArg(info, 1, "rows", 0);
+  const int64_t cols = intArg(info, 2, "cols", 0);
+  auto dy = typedArg<float>(info, 0, napi_float32_array, "dy");
+  auto out = typedArg<float>(info, 3, napi_float32_array, "out");
+  requireLength(info, dy.length, product(info, {rows, cols}), "dy");
+  requireLength(info, out.length, cols, "out");
+  requireDisjoint(info, dy.data, dy.length * 4, out.data, out.length * 4, "dy");
+  sumRows(dy.data, rows, cols, out.data);
+  return info.Env().Undefined();
+}
+
+// layerNormBackward(x, gamma, dy, eps, dx, dGamma, dBeta)
+Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
+  auto x = typedArg<float>(info, 0, napi_float32_array, "x");
+  auto gamma = typedArg<float>(info, 1, napi_float32_array, "gamma");
+  auto dy = typedArg<float>(info, 2, napi_float32_array, "dy");
+  const double eps = numberArg(info, 3, "eps");
+  if (!(eps >= 0)) throw Napi::RangeError::New(info.Env(), "eps must be >= 0");
+  auto dx = outputArg(info, 4);
+  auto dGamma = typedArg<float>(info, 5, napi_float32_array, "dGamma");
+  auto dBeta = typedArg<float>(info, 6, napi_float32_array, "dBeta");
+  const int64_t dim = static_cast<int64_t>(gamma.length);
+  if (dim == 0 || x.length % gamma.length != 0) throw Napi::RangeError::New(info.Env(), "x does not split into rows of gamma.length");
+  requireLength(info, dy.length, static_cast<int64_t>(x.length), "dy");
+  requireLength(info, dx.length, static_cast<int64_t>(x.length), "dx");
+  requireLength(info, dGamma.length, dim, "dGamma");
+  requireLength(info, dBeta.length, dim, "dBeta");
+  for (auto [p, bytes, name] : {std::tuple<const void*, size_t, const char*>{x.data, x.length * 4, "x"},
+                                {gamma.data, gamma.length * 4, "gamma"},
+                                {dy.data, dy.length * 4, "dy"}}) {
+    requireDisjoint(info, p, bytes, dx.data, dx.length * 4, name);
+    requireDisjoint(info, p, bytes, dGamma.data, dGamma.length * 4, name);
+    requireDisjoint(info, p, bytes, dBeta.data, dBeta.length * 4, name);
+  }
+  requireDisjoint(info, dx.data, dx.length * 4, dGamma.data, dGamma.length * 4, "dx");
+  requireDisjoint(info, dx.data, dx.length * 4, dBeta.data, dBeta.length * 4, "dx");
+  requireDisjoint(info, dGamma.data, dGamma.length * 4, dBeta.data, dBeta.length * 4, "dGamma");
+  layernormBackward(x.data, dy.data, static_cast<int64_t>(x.length) / dim, dim, gamma.data, eps, dx.data, dGamma.data,
+                    dBeta.data);
+  return info.Env().Undefined();
+}
+
+// geluBackward(x, dy, out)
+Napi::Value GeluBackward(const Napi::CallbackInfo& info) {
+  auto x = typedArg<float>(info, 0, napi_float32_array, "x");
+  auto dy = typedArg<float>(info, 1, napi_float32_array, "dy");
+  auto out = outputArg(info, 2);
+  requireLength(info, dy.length, static_cast<int64_t>(x.length), "dy");
+  requireLength(info, out.length, static_cast<int64_t>(x.length), "out");
+  geluBackward(x.data, dy.data, static_cast<int64_t>(x.length), out.data);
+  return info.Env().Undefined();
+}
+
+// attentionBackward(qkv, batch, queryLen, heads, headDim, keyCache, valueCache, capacity, mask, slopes, dContext, out)
+Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
+  AttentionShape s{};
+  s.batch = intArg(info, 1, "batch", 1);
+  s.queryLen = intArg(info, 2, "queryLen", 1);
+  s.heads = intArg(info, 3, "heads", 1);
+  s.headDim = intArg(info, 4, "headDim", 1);
+  s.capacity = intArg(info, 7, "capacity", 1);
+  s.pastLen = 0;
+  if (s.queryLen > s.capacity) throw Napi::RangeError::New(info.Env(), "queryLen exceeds capacity");
+  auto qkv = typedArg<float>(info, 0, napi_float32_array, "qkv");
+  auto keys = typedArg<float>(info, 5, napi_float32_array, "keyCache");
+  auto values = typedArg<float>(info, 6, napi_float32_array, "valueCache");
+  auto mask = typedArg<uint8_t>(info, 8, napi_uint8_array, "mask");
+  auto slopes = typedArg<float>(info, 9, napi_float32_array, "slopes");
+  auto dContext = typedArg<float>(info, 10, napi_float32_array, "dContext");
+  auto out = outputArg(info, 11);
+  const int64_t qkvLength = product(info, {s.batch, s.queryLen, s.heads, 3, s.headDim});
+  const int64_t cacheLength = product(info, {s.batch, s.heads, s.capacity, s.headDim});
+  requireLength(info, qkv.length, qkvLength, "qkv");
+  requireLength(info, keys.length, cacheLength, "keyCache");
+  requireLength(info, values.length, cacheLength, "valueCache");
+  requireLength(info, mask.length, product(info, {s.batch, s.queryLen}), "mask");
+  requireLength(info, slopes.length, s.heads, "slopes");
+  requireLength(info, dContext.length, product(info, {s.batch, s.queryLen, s.heads, s.headDim}), "dContext");
+  requireLength(info, out.length, qkvLength, "out");
+  // The caches are written while everything else is read, and out is written.
+  const size_t cacheBytes = static_cast<size_t>(cacheLength) * 4;
+  for (auto [p, bytes, name] : {std::tuple<const void*, size_t, const char*>{qkv.data, qkv.length * 4, "qkv"},
+                                {mask.data, mask.length, "mask"},
+                                {slopes.data, slopes.length * 4, "slopes"},
+                                {dContext.data, dContext.length * 4, "dContext"},
+                                {out.data, out.length * 4, "out"}}) {
+    requireDisjoint(info, keys.data, cacheBytes, p, bytes, "keyCache");
+    requireDisjoint(info, values.data, cacheBytes, p, bytes, "valueCache");
+  }
+  requireDisjoint(info, keys.data, cacheBytes, values.data, cacheBytes, "keyCache");
+  for (auto [p, bytes, name] : {std::tuple<const void*, size_t, const char*>{qkv.data, qkv.length * 4, "qkv"},
+                                {mask.data, mask.length, "mask"},
+                                {slopes.data, slopes.length * 4, "slopes"},
+                                {dContext.data, dContext.length * 4, "dContext"}}) {
+    requireDisjoint(info, out.data, out.length * 4, p, bytes, name);
+  }
+  attentionBackward(s, qkv.data, keys.data, values.data, mask.data, slopes.data, dContext.data, out.data);
+  return info.Env().Undefined();
+}
+
+// crossEntropy(logits, vocab, targets, scale, dLogits) → [lossSum, counted]
+Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
+  const int64_t vocab = intArg(info, 1, "vocab", 1);
+  auto logits = typedArg<float>(info, 0, napi_float32_array, "logits");
+  auto targets = typedArg<int32_t>(info, 2, napi_int32_array, "targets");
+  const double scale = numberArg(info, 3, "scale");
+  auto out = outputArg(info, 4);
+  const auto rows = static_cast<int64_t>(targets.length);
+  requireLength(info, logits.length, product(info, {rows, vocab}), "logits");
+  requireLength(info, out.length, product(info, {rows, vocab}), "dLogits");
+  requireDisjoint(info, logits.data, logits.length * 4, out.data, out.length * 4, "logits");
+  requireDisjoint(info, targets.data, targets.length * 4, out.data, out.length * 4, "targets");
+  for (int64_t r = 0; r < rows; r++) {
+    const int32_t t = targets.data[r];
+    if (t != -100 && (t < 0 || t >= vocab)) {
+      throw Napi::RangeError::New(info.Env(), "targets[" + std::to_string(r) + "] is outside the vocabulary and not -100");
+    }
+  }
+  int64_t counted = 0;
+  const double loss = crossEntropy(logits.data, rows, vocab, targets.data, static_cast<float>(scale), out.data, &counted);
+  Napi::Array result = Napi::Array::New(info.Env(), 2);
+  result.Set(0u, Napi::Number::New(info.Env(), loss));
+  result.Set(1u, Napi::Number::New(info.Env(), static_cast<double>(counted)));
+  return result;
+}
+
+// adamwStep(param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay)
+Napi::Value AdamwStep(const Napi::CallbackInfo& info) {
+  auto param = typedArg<float>(info, 0, napi_float32_array, "param");
+  auto grad = typedArg<float>(info, 1, napi_float32_array, "grad");
+  auto m = typedArg<float>(info, 2, napi_float32_array, "m");
+  auto v = typedArg<float>(info, 3, napi_float32_array, "v");
+  const auto n = static_cast<int64_t>(param.length);
+  requireLength(info, grad.length, n, "grad");
+  requireLength(info, m.length, n, "m");
+  requireLength(info, v.length, n, "v");
+  const size_t bytes = param.length * 4;
+  requireDisjoint(info, param.data, bytes, grad.data, bytes, "grad");
+  requireDisjoint(info, param.data, bytes, m.data, bytes, "m");
+  requireDisjoint(info, param.data, bytes, v.data, bytes, "v");
+  requireDisjoint(info, grad.data, bytes, m.data, bytes, "m");
+  requireDisjoint(info, grad.data, bytes, v.data, bytes, "v");
+  requireDisjoint(info, m.data, bytes, v.data, bytes, "v");
+  AdamWOptions o{};
+  o.step = intArg(info, 4, "step", 1);
+  o.lr = numberArg(info, 5, "lr");
+  o.beta1 = numberArg(info, 6, "beta1");
+  o.beta2 = numberArg(info, 7, "beta2");
+  o.eps = numberArg(info, 8, "eps");
+  o.weightDecay = numberArg(info, 9, "weightDecay");
+  if (!(o.beta1 >= 0 && o.beta1 < 1)) throw Napi::RangeError::New(info.Env(), "beta1 must be in [0, 1)");
+  if (!(o.beta2 >= 0 && o.beta2 < 1)) throw Napi::RangeError::New(info.Env(), "beta2 must be in [0, 1)");
+  adamwStep(param.data, grad.data, m.data, v.data, n, o);
+  return info.Env().Undefined();
+}
+
 Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   const double seconds = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0.5;
   return Napi::Number::New(info.Env(), fmaPeakGflops(seconds));
@@ -267,6 +484,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exportFunction<AddInPlace>(env, exports, "addInPlace");
   exportFunction<Attention>(env, exports, "attention");
   exportFunction<TokenLogProbs>(env, exports, "tokenLogProbs");
+  exportFunction<Matmul>(env, exports, "matmul");
+  exportFunction<LinearBackwardInput>(env, exports, "linearBackwardInput");
+  exportFunction<SumRows>(env, exports, "sumRows");
+  exportFunction<LayerNormBackward>(env, exports, "layerNormBackward");
+  exportFunction<GeluBackward>(env, exports, "geluBackward");
+  exportFunction<AttentionBackward>(env, exports, "attentionBackward");
+  exportFunction<CrossEntropy>(env, exports, "crossEntropy");
+  exportFunction<AdamwStep>(env, exports, "adamwStep");
   exportFunction<FmaPeak>(env, exports, "fmaPeakGflops");
   exportFunction<Bf16DotPeak>(env, exports, "bf16DotPeakGflops");
   exportFunction<Threads>(env, exports, "threads");

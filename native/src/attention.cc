@@ -322,4 +322,184 @@ void attentionForward(const AttentionShape& s, const float* qkv, float* keyCache
   }
 }
 
+namespace {
+
+// K or V of one (batch, head), row-major [n][d], transposed to [d][ldk] with zeros past n.
+void transposeRows(const float* rows, int64_t n, int64_t d, int64_t ldk, float* out) {
+  for (int64_t e0 = 0; e0 < d; e0 += 16) {
+    const int64_t e1 = std::min(d, e0 + 16);
+    for (int64_t j = 0; j < n; j++)
+      for (int64_t e = e0; e < e1; e++) out[e * ldk + j] = rows[j * d + e];
+  }
+  for (int64_t e = 0; e < d; e++) std::fill(out + e * ldk + n, out + (e + 1) * ldk, 0.0f);
+}
+
+// acc[j] += Σ_g coef[g][j] · vec[g] for j < n: the rank-`count` updates of dK (coef = dS, vec = q)
+// and dV (coef = P, vec = dContext) from a group of queries, one pass over acc.
+void accumulateRows(const float* coef, int64_t ldc, const float* const* vec, int count, int64_t n, int64_t d,
+                    float* acc) {
+  for (int64_t j = 0; j < n; j++) {
+    float* row = acc + j * d;
+    for (int g = 0; g < count; g++) {
+      const float c = coef[g * ldc + j];
+      if (c == 0.0f) continue;
+      const float* v = vec[g];
+#pragma omp simd
+      for (int64_t e = 0; e < d; e++) row[e] += c * v[e];
+    }
+  }
+}
+
+struct BackwardContext {
+  const AttentionShape& s;
+  const float* qkv;
+  const float* dContext;
+  float* dQkv;
+  const float* keys;    // [queryLen, headDim] of this (batch, head)
+  const float* values;  // idem
+  const uint8_t* mask;  // [queryLen] of this batch row
+  const float* positions;
+  int64_t firstReal;
+  float slope;
+  float scale;
+  int64_t b, h;
+};
+
+// Gradients of one (batch, head), all its queries. P is recomputed exactly as the forward does;
+// dP = dC·Vᵀ, dS = P ∘ (dP − Σ P·dP) (zero where P is, so masked keys get no gradient), then
+// dQ = scale·dS·K, dK = scale·dSᵀ·Q, dV = Pᵀ·dC. A query with no visible key attends uniformly
+// over all keyLen keys: it adds dC / keyLen to every dV row and nothing to dQ or dK.
+void attendBackwardHead(const BackwardContext& c) {
+  const AttentionShape& s = c.s;
+  const int64_t d = s.headDim, T = s.queryLen;
+  const int64_t ldk = (T + kKeyTile - 1) / kKeyTile * kKeyTile;
+
+  thread_local Scratch keysTScratch, valuesTScratch, probScratch, dsScratch, dkScratch, dvScratch, uniformScratch;
+  float* keysT = keysTScratch.get<float>(d * ldk);
+  float* valuesT = valuesTScratch.get<float>(d * ldk);
+  float* probs = probScratch.get<float>(kQueryGroup * ldk);
+  float* ds = dsScratch.get<float>(kQueryGroup * ldk);
+  float* dK = dkScratch.get<float>(T * d);
+  float* dV = dvScratch.get<float>(T * d);
+  float* uniform = uniformScratch.get<float>(d);
+  transposeRows(c.keys, T, d, ldk, keysT);
+  transposeRows(c.values, T, d, ldk, valuesT);
+  std::fill(dK, dK + T * d, 0.0f);
+  std::fill(dV, dV + T * d, 0.0f);
+  std::fill(uniform, uniform + d, 0.0f);
+  bool anyUniform = false;
+
+  auto slot = [&](int64_t i) { return ((c.b * T + i) * s.heads + c.h) * 3 * d; };
+  auto contextRow = [&](int64_t i) { return c.dContext + ((c.b * T + i) * s.heads + c.h) * d; };
+  for (int64_t g0 = 0; g0 < T; g0 += kQueryGroup) {
+    const int count = static_cast<int>(std::min<int64_t>(kQueryGroup, T - g0));
+    const int64_t lastKeys = g0 + count;  // keys seen by the group's last query
+    const float* q[kQueryGroup];
+    const float* dc[kQueryGroup];
+    for (int g = 0; g < count; g++) {
+      q[g] = c.qkv + slot(g0 + g);
+      dc[g] = contextRow(g0 + g);
+    }
+    tileScores(q, count, keysT, ldk, d, lastKeys, probs);
+    tileScores(dc, count, valuesT, ldk, d, lastKeys, ds);
+    for (int g = 0; g < count; g++) {
+      const int64_t i = g0 + g;
+      float* p = probs + g * ldk;
+      float* dsRow = ds + g * ldk;
+      float* dq = c.dQkv + slot(i);
+      if (c.firstReal > i) {
+        const float w = 1.0f / static_cast<float>(T);
+#pragma omp simd
+        for (int64_t e = 0; e < d; e++) uniform[e] += w * dc[g][e];
+        anyUniform = true;
+        std::fill(p, p + lastKeys, 0.0f);
+        std::fill(dsRow, dsRow + lastKeys, 0.0f);
+        std::fill(dq, dq + d, 0.0f);
+        continue;
+      }
+      const int64_t n = i + 1;
+      const float inv = 1.0f / softmaxWeights(p, n, c.mask, c.positions, c.scale, c.slope);
+      float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+      for (int64_t j = 0; j < n; j++) {
+        p[j] *= inv;
+        dot += p[j] * dsRow[j];
+      }
+#pragma omp simd
+      for (int64_t j = 0; j < n; j++) dsRow[j] = c.scale * p[j] * (dsRow[j] - dot);
+      std::fill(p + n, p + lastKeys, 0.0f);
+      std::fill(dsRow + n, dsRow + lastKeys, 0.0f);
+      weightedValues(dsRow, n, c.keys, d, 1.0f, dq);
+    }
+    accumulateRows(ds, ldk, q, count, lastKeys, d, dK);
+    accumulateRows(probs, ldk, dc, count, lastKeys, d, dV);
+  }
+  for (int64_t j = 0; j < T; j++) {
+    float* out = c.dQkv + slot(j);
+    std::memcpy(out + d, dK + j * d, d * sizeof(float));
+    float* dv = out + 2 * d;
+    const float* acc = dV + j * d;
+    if (anyUniform) {
+#pragma omp simd
+      for (int64_t e = 0; e < d; e++) dv[e] = acc[e] + uniform[e];
+    } else {
+      std::memcpy(dv, acc, d * sizeof(float));
+    }
+  }
+}
+
+}  // namespace
+
+void attentionBackward(const AttentionShape& s, const float* qkv, float* keyCache, float* valueCache,
+                       const uint8_t* mask, const float* slopes, const float* dContext, float* dQkv) {
+  const int64_t B = s.batch, T = s.queryLen, H = s.heads, D = s.headDim;
+#pragma omp parallel for collapse(2) schedule(static) if (B * H * T * D > kParallelElements)
+  for (int64_t b = 0; b < B; b++) {
+    for (int64_t h = 0; h < H; h++) {
+      const int64_t cacheBase = (b * H + h) * s.capacity * D;
+      for (int64_t t = 0; t < T; t++) {
+        const float* src = qkv + ((b * T + t) * H + h) * 3 * D;
+        std::memcpy(keyCache + cacheBase + t * D, src + D, D * sizeof(float));
+        std::memcpy(valueCache + cacheBase + t * D, src + 2 * D, D * sizeof(float));
+      }
+    }
+  }
+
+  thread_local Scratch positionScratch, firstScratch;
+  float* positions = positionScratch.get<float>(B * T);
+  int64_t* firstReal = firstScratch.get<int64_t>(B);
+  for (int64_t b = 0; b < B; b++) {
+    int64_t seen = 0;
+    firstReal[b] = T;
+    for (int64_t j = 0; j < T; j++) {
+      const int64_t real = mask[b * T + j] ? 1 : 0;
+      if (real && seen == 0) firstReal[b] = j;
+      seen += real;
+      positions[b * T + j] = static_cast<float>((seen - 1) * real);
+    }
+  }
+
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+  const int64_t tasks = B * H;
+#pragma omp parallel for schedule(dynamic, 1) if (tasks > 1 && B * H * T * D > kParallelElements)
+  for (int64_t task = 0; task < tasks; task++) {
+    const int64_t h = task % H;
+    const int64_t b = task / H;
+    const BackwardContext c{s,
+                            qkv,
+                            dContext,
+                            dQkv,
+                            keyCache + (b * H + h) * s.capacity * D,
+                            valueCache + (b * H + h) * s.capacity * D,
+                            mask + b * T,
+                            positions + b * T,
+                            firstReal[b],
+                            slopes[h],
+                            scale,
+                            b,
+                            h};
+    attendBackwardHead(c);
+  }
+}
+
 }  // namespace tuneloop

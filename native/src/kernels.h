@@ -40,6 +40,47 @@ void attentionForward(const AttentionShape& s, const float* qkv, float* keyCache
 void tokenLogProbsForward(const float* logits, int64_t rows, int64_t vocab, const int32_t* targets, float* logProbs,
                           uint8_t* isGreedy);
 
+// ---- Backward ops and training pieces (see src/engine/gradients.ts for the contracts). ----
+
+// c[m, n] = op(a) · op(b) in float32, where op(a) is a[m, k] (or a stored [k, m] when transposeA)
+// and op(b) is b[k, n] (or b stored [n, k] when transposeB). m, n >= 1; k = 0 gives zeros.
+void matmulForward(const float* a, const float* b, int64_t m, int64_t k, int64_t n, bool transposeA, bool transposeB,
+                   float* c);
+
+// dx[rows, in] = dy[rows, out] · W for the packed [out, in] weight, in float32 (a bf16 weight is
+// widened exactly to float32; dy is not rounded). Works on the packed copy, a slab at a time.
+void linearBackwardInput(const float* dy, int64_t rows, const PackedWeight& w, float* dx);
+
+// out[c] = Σ_r dy[r, c], accumulated in double.
+void sumRows(const float* dy, int64_t rows, int64_t cols, float* out);
+
+// Backward of layernormForward; dGamma and dBeta are summed over rows (in double).
+void layernormBackward(const float* x, const float* dy, int64_t rows, int64_t dim, const float* gamma, double eps,
+                       float* dx, float* dGamma, float* dBeta);
+
+// dx = dy · gelu'(x) for the tanh-form GELU.
+void geluBackward(const float* x, const float* dy, int64_t n, float* dx);
+
+// Backward of attentionForward with pastLen 0 (s.pastLen must be 0, s.capacity >= s.queryLen).
+// Writes this call's keys and values into the caches (scratch) and dQkv in the fused
+// [batch, queryLen, heads, 3, headDim] layout.
+void attentionBackward(const AttentionShape& s, const float* qkv, float* keyCache, float* valueCache,
+                       const uint8_t* mask, const float* slopes, const float* dContext, float* dQkv);
+
+// Cross-entropy per row against targets (-100 = ignored; others must be in range). Writes
+// dLogits = scale · (softmax − onehot) (zero rows for ignored targets), returns the summed loss
+// and stores the number of counted rows in *counted.
+double crossEntropy(const float* logits, int64_t rows, int64_t vocab, const int32_t* targets, float scale,
+                    float* dLogits, int64_t* counted);
+
+struct AdamWOptions {
+  int64_t step;  // from 1
+  double lr, beta1, beta2, eps, weightDecay;
+};
+
+// One torch.optim.AdamW step in place over n parameters.
+void adamwStep(float* param, const float* grad, float* m, float* v, int64_t n, const AdamWOptions& o);
+
 // Measured peak of the machine's vector units over all OpenMP threads, in GFLOP/s: float32 FMA
 // (AVX-512 or AVX2; 0 without FMA), and bf16 dot products (vdpbf16ps; 0 without AVX512_BF16).
 double fmaPeakGflops(double seconds);

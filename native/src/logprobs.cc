@@ -1,6 +1,7 @@
 // Per-row log-softmax read at a target token, plus lm-evaluation-harness's is_greedy (the target
 // is the row's argmax, first index on ties). Rows are long (BLOOM's vocabulary is 250880), so the
 // max and the exp-sum are vectorized; the sum accumulates in double.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -67,6 +68,47 @@ void tokenLogProbsForward(const float* logits, int64_t rows, int64_t vocab, cons
     logProbs[r] = static_cast<float>(static_cast<double>(row[target]) - lse);
     isGreedy[r] = argmax == target ? 1 : 0;
   }
+}
+
+}  // namespace tuneloop
+
+namespace tuneloop {
+
+// Per counted row: loss = logsumexp(row) − row[target] (the sum in double), and
+// dLogits = scale · (exp(row − max) / Σ − onehot), the exps recomputed in the write pass (cheaper
+// than storing and re-reading them for rows of 250880).
+double crossEntropy(const float* logits, int64_t rows, int64_t vocab, const int32_t* targets, float scale,
+                    float* dLogits, int64_t* counted) {
+  double lossSum = 0.0;
+  int64_t count = 0;
+#pragma omp parallel for schedule(static) reduction(+ : lossSum, count) if (rows > 1 && rows * vocab > kParallelElements)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = logits + r * vocab;
+    float* out = dLogits + r * vocab;
+    const int64_t target = targets[r];
+    if (target < 0) {
+      std::fill(out, out + vocab, 0.0f);
+      continue;
+    }
+    const float max = rowMax(row, vocab);
+    const double total = sumExpShifted(row, vocab, max);
+    lossSum += static_cast<double>(max) + std::log(total) - static_cast<double>(row[target]);
+    count++;
+    const float factor = static_cast<float>(static_cast<double>(scale) / total);
+    int64_t j = 0;
+#if defined(__AVX512F__)
+    const __m512 s = _mm512_set1_ps(max), f = _mm512_set1_ps(factor);
+    for (; j < vocab; j += 16) {
+      const __mmask16 m = vocab - j >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (vocab - j)) - 1);
+      const __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), s));
+      _mm512_mask_storeu_ps(out + j, m, _mm512_mul_ps(e, f));
+    }
+#endif
+    for (; j < vocab; j++) out[j] = std::exp(row[j] - max) * factor;
+    out[target] -= scale;
+  }
+  *counted = count;
+  return lossSum;
 }
 
 }  // namespace tuneloop

@@ -7,6 +7,8 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "bf16.h"
 #include "common.h"
@@ -136,6 +138,160 @@ void linearForward(const float* x, int64_t rows, const PackedWeight& w, const fl
   auto& stream = cpuStream();
   mm->primitive.execute(stream, args);
   stream.wait();
+}
+
+// ---- Backward pieces: a general float32 matmul, and dx = dy · W on the packed weight. ----
+
+namespace {
+
+// Plain float32 matmuls (strided operands, optionally accumulating into dst), cached by shape.
+struct PlainKey {
+  int64_t m, k, n, lda0, lda1, ldb0, ldb1;
+  bool accumulate;
+  int threads;
+  bool operator==(const PlainKey& o) const {
+    return m == o.m && k == o.k && n == o.n && lda0 == o.lda0 && lda1 == o.lda1 && ldb0 == o.ldb0 && ldb1 == o.ldb1 &&
+           accumulate == o.accumulate && threads == o.threads;
+  }
+};
+
+struct PlainKeyHash {
+  size_t operator()(const PlainKey& key) const {
+    size_t h = 0;
+    for (int64_t v : {key.m, key.k, key.n, key.lda0, key.lda1, key.ldb0, key.ldb1}) h = h * 1000003u ^ std::hash<int64_t>()(v);
+    return h * 31u + static_cast<size_t>(key.threads) * 2u + (key.accumulate ? 1u : 0u);
+  }
+};
+
+struct CachedPlainMatmul {
+  dnnl::matmul primitive;
+  memory::desc a, b, c, scratchpad;
+};
+
+// a is [m, k] with strides (lda0, lda1), b is [k, n] with strides (ldb0, ldb1), c is dense [m, n].
+std::shared_ptr<const CachedPlainMatmul> plainMatmulFor(const PlainKey& key) {
+  static std::mutex mutex;
+  static std::unordered_map<PlainKey, std::shared_ptr<const CachedPlainMatmul>, PlainKeyHash> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto found = cache.find(key);
+  if (found != cache.end()) return found->second;
+  auto entry = std::make_shared<CachedPlainMatmul>();
+  entry->a = memory::desc({key.m, key.k}, memory::data_type::f32, memory::dims{key.lda0, key.lda1});
+  entry->b = memory::desc({key.k, key.n}, memory::data_type::f32, memory::dims{key.ldb0, key.ldb1});
+  entry->c = memory::desc({key.m, key.n}, memory::data_type::f32, memory::format_tag::ab);
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (key.accumulate) {
+    dnnl::post_ops ops;
+    ops.append_sum(1.0f);
+    attr.set_post_ops(ops);
+  }
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(entry->a, entry->b, entry->c), attr, cpuEngine());
+  entry->scratchpad = pd.scratchpad_desc();
+  entry->primitive = dnnl::matmul(pd);
+  if (cache.size() >= kMaxCachedPrimitives) cache.clear();
+  cache.emplace(key, entry);
+  return entry;
+}
+
+void runPlainMatmul(const PlainKey& key, const float* a, const float* b, float* c) {
+  thread_local Scratch scratchpad;
+  auto mm = plainMatmulFor(key);
+  auto& engine = cpuEngine();
+  memory aMem(mm->a, engine, const_cast<float*>(a));
+  memory bMem(mm->b, engine, const_cast<float*>(b));
+  memory cMem(mm->c, engine, c);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, aMem}, {DNNL_ARG_WEIGHTS, bMem}, {DNNL_ARG_DST, cMem}};
+  const size_t scratchBytes = mm->scratchpad.get_size();
+  if (scratchBytes > 0) {
+    args.emplace(DNNL_ARG_SCRATCHPAD, memory(mm->scratchpad, engine, scratchpad.get<uint8_t>(scratchBytes)));
+  }
+  auto& stream = cpuStream();
+  mm->primitive.execute(stream, args);
+  stream.wait();
+}
+
+// Size of the inner block along N (dimension 1) of the packed K x N layout.
+int64_t columnBlock(const memory::desc& desc) {
+  const auto& blk = desc.data.format_desc.blocking;
+  int64_t size = 1;
+  for (int i = 0; i < blk.inner_nblks; i++) {
+    if (blk.inner_idxs[i] == 1) size *= blk.inner_blks[i];
+  }
+  return size;
+}
+
+// Bytes of float32 weight slab unpacked at a time by linearBackwardInput: big enough that each
+// matmul has a long inner dimension, small enough to stay in the last-level cache.
+constexpr int64_t kSlabBytes = int64_t{4} << 20;
+
+// Reorder primitives by (source, destination) layout; creating one each call costs more than a
+// small slab's copy.
+dnnl::reorder reorderFor(const memory::desc& source, const memory::desc& target) {
+  static std::mutex mutex;
+  static std::vector<std::pair<std::pair<memory::desc, memory::desc>, dnnl::reorder>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  for (const auto& entry : cache) {
+    if (entry.first.first == source && entry.first.second == target) return entry.second;
+  }
+  dnnl::reorder primitive(dnnl::reorder::primitive_desc(cpuEngine(), source, cpuEngine(), target));
+  if (cache.size() >= kMaxCachedPrimitives) cache.clear();
+  cache.emplace_back(std::make_pair(source, target), primitive);
+  return primitive;
+}
+
+}  // namespace
+
+void matmulForward(const float* a, const float* b, int64_t m, int64_t k, int64_t n, bool transposeA, bool transposeB,
+                   float* c) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    std::fill(c, c + m * n, 0.0f);
+    return;
+  }
+  const PlainKey key{m,
+                     k,
+                     n,
+                     transposeA ? 1 : k,
+                     transposeA ? m : 1,
+                     transposeB ? 1 : n,
+                     transposeB ? k : 1,
+                     false,
+                     omp_get_max_threads()};
+  runPlainMatmul(key, a, b, c);
+}
+
+// dx = dy · W, where the packed operand is Wᵀ (K x N, blocked). oneDNN's matmul only reads its own
+// blocked layouts in the forward direction, so slabs of whole column blocks are unpacked (and a
+// bf16 weight widened to float32, exactly) by a reorder into a plain [nc, K] buffer, and each slab
+// adds dy[:, n0:n0+nc] · W[n0:n0+nc, :] into dx. Only one slab exists at a time.
+void linearBackwardInput(const float* dy, int64_t rows, const PackedWeight& w, float* dx) {
+  if (rows == 0) return;
+  const int64_t K = w.inFeatures, N = w.outFeatures;
+  const int64_t block = columnBlock(w.desc);
+  const int64_t target = std::max<int64_t>(1, kSlabBytes / (K * static_cast<int64_t>(sizeof(float))) / block);
+  const int64_t slab = std::min(N, target * block);
+  thread_local Scratch slabScratch;
+  float* unpacked = slabScratch.get<float>(slab * K);
+  auto& engine = cpuEngine();
+  auto& stream = cpuStream();
+  const size_t elementBytes = dtypeSize(w.dtype);
+  for (int64_t n0 = 0; n0 < N; n0 += slab) {
+    const int64_t nc = std::min(slab, N - n0);
+    // The slab's view of the packed memory, rebased to offset 0 so that every full slab shares one
+    // cached reorder (the offset moves to the data pointer).
+    memory::desc source = w.desc.submemory_desc({K, nc}, {0, n0});
+    const int64_t offset = source.data.offset0;
+    source.data.offset0 = 0;
+    memory::desc plain({K, nc}, memory::data_type::f32, memory::dims{1, K});
+    memory sourceMem(source, engine, static_cast<uint8_t*>(w.data.get()) + offset * elementBytes);
+    memory plainMem(plain, engine, unpacked);
+    reorderFor(source, plain).execute(stream, sourceMem, plainMem);
+    stream.wait();
+    // a = dy[:, n0:n0+nc] (strides N, 1); b = the slab as [nc, K] row-major.
+    const PlainKey key{rows, nc, K, N, 1, K, 1, n0 > 0, omp_get_max_threads()};
+    runPlainMatmul(key, dy + n0, unpacked, dx);
+  }
 }
 
 }  // namespace tuneloop

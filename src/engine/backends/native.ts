@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { BackendUnavailableError } from '../../errors.js';
 import type { AttentionArgs, Backend, TokenLogProbs, Weight } from '../backend.js';
 import type { DType } from '../dtype.js';
+import type { GradientOps } from '../gradients.js';
 import type { Tensor } from '../tensor.js';
 
 /**
@@ -45,6 +46,28 @@ interface NativeAddon {
     out: Float32Array,
   ): void;
   tokenLogProbs(logits: Float32Array, vocab: number, targets: Int32Array, logProbs: Float32Array, isGreedy: Uint8Array): void;
+  matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, out: Float32Array): void;
+  linearBackwardInput(dy: Float32Array, rows: number, weight: NativeHandle, out: Float32Array): void;
+  sumRows(dy: Float32Array, rows: number, cols: number, out: Float32Array): void;
+  layerNormBackward(x: Float32Array, gamma: Float32Array, dy: Float32Array, eps: number, dx: Float32Array, dGamma: Float32Array, dBeta: Float32Array): void;
+  geluBackward(x: Float32Array, dy: Float32Array, out: Float32Array): void;
+  attentionBackward(
+    qkv: Float32Array,
+    batch: number,
+    queryLen: number,
+    heads: number,
+    headDim: number,
+    keyCache: Float32Array,
+    valueCache: Float32Array,
+    capacity: number,
+    mask: Uint8Array,
+    slopes: Float32Array,
+    dContext: Float32Array,
+    out: Float32Array,
+  ): void;
+  /** Returns [lossSum, counted]. */
+  crossEntropy(logits: Float32Array, vocab: number, targets: Int32Array, scale: number, dLogits: Float32Array): [number, number];
+  adamwStep(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, step: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number): void;
   fmaPeakGflops(seconds: number): number;
   bf16DotPeakGflops(seconds: number): number;
   threads(): number;
@@ -89,7 +112,35 @@ function checkIndices(op: string, name: string, values: Int32Array, limit: numbe
   }
 }
 
-export class NativeBackend implements Backend {
+function checkFinite(op: string, name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number') fail(op, `${name} must be a number, got ${typeof value}`, 'type');
+  if (!Number.isFinite(value)) fail(op, `${name} must be finite, got ${value}`);
+}
+
+function checkMask(op: string, mask: unknown, length: number): asserts mask is Uint8Array {
+  if (!(mask instanceof Uint8Array)) fail(op, 'mask must be a Uint8Array', 'type');
+  checkLength(op, 'mask', mask.length, length);
+  for (let i = 0; i < mask.length; i++) {
+    if (mask[i] > 1) fail(op, `mask[${i}] = ${mask[i]}; the mask holds 0 (padding) or 1 (token)`);
+  }
+}
+
+/** Throws when two of the named arrays share memory (an op that writes one while reading another). */
+function checkDisjoint(op: string, arrays: Record<string, ArrayBufferView>): void {
+  const entries = Object.entries(arrays);
+  for (let i = 0; i < entries.length; i++) {
+    for (let j = i + 1; j < entries.length; j++) {
+      const [nameA, a] = entries[i];
+      const [nameB, b] = entries[j];
+      if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) continue;
+      if (a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength) {
+        fail(op, `${nameA} and ${nameB} share memory; pass separate arrays`);
+      }
+    }
+  }
+}
+
+export class NativeBackend implements Backend, GradientOps {
   readonly name = 'native' as const;
 
   constructor(private readonly addon: NativeAddon) {}
@@ -206,6 +257,149 @@ export class NativeBackend implements Backend {
     const isGreedy = new Uint8Array(targets.length);
     if (targets.length > 0) this.addon.tokenLogProbs(logits, vocab, targets, logProbs, isGreedy);
     return { logProbs, isGreedy };
+  }
+
+  // ---- GradientOps ----
+
+  matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, options: { transposeA?: boolean; transposeB?: boolean } = {}): Float32Array {
+    const op = 'matmul';
+    checkFloat32(op, 'a', a);
+    checkFloat32(op, 'b', b);
+    checkInteger(op, 'm', m, 0);
+    checkInteger(op, 'k', k, 0);
+    checkInteger(op, 'n', n, 0);
+    if (options === null || typeof options !== 'object') fail(op, 'options must be an object', 'type');
+    const transposeA = options.transposeA ?? false;
+    const transposeB = options.transposeB ?? false;
+    if (typeof transposeA !== 'boolean') fail(op, 'options.transposeA must be a boolean', 'type');
+    if (typeof transposeB !== 'boolean') fail(op, 'options.transposeB must be a boolean', 'type');
+    checkLength(op, 'a', a.length, m * k);
+    checkLength(op, 'b', b.length, k * n);
+    const out = new Float32Array(m * n);
+    if (m > 0 && n > 0 && k > 0) this.addon.matmul(a, b, m, k, n, transposeA, transposeB, out);
+    return out;
+  }
+
+  linearBackwardInput(dy: Float32Array, rows: number, weight: Weight): Float32Array {
+    const op = 'linearBackwardInput';
+    const w = this.nativeWeight(op, weight);
+    checkFloat32(op, 'dy', dy);
+    checkInteger(op, 'rows', rows, 0);
+    checkLength(op, 'dy', dy.length, rows * w.outFeatures);
+    const out = new Float32Array(rows * w.inFeatures);
+    if (rows > 0) this.addon.linearBackwardInput(dy, rows, w.handle, out);
+    return out;
+  }
+
+  sumRows(dy: Float32Array, rows: number, cols: number): Float32Array {
+    const op = 'sumRows';
+    checkFloat32(op, 'dy', dy);
+    checkInteger(op, 'rows', rows, 0);
+    checkInteger(op, 'cols', cols, 0);
+    checkLength(op, 'dy', dy.length, rows * cols);
+    const out = new Float32Array(cols);
+    if (rows > 0 && cols > 0) this.addon.sumRows(dy, rows, cols, out);
+    return out;
+  }
+
+  layerNormBackward(x: Float32Array, gamma: Float32Array, dy: Float32Array, eps: number): { dx: Float32Array; dGamma: Float32Array; dBeta: Float32Array } {
+    const op = 'layerNormBackward';
+    checkFloat32(op, 'x', x);
+    checkFloat32(op, 'gamma', gamma);
+    checkFloat32(op, 'dy', dy);
+    if (gamma.length === 0) fail(op, 'gamma is empty');
+    if (x.length % gamma.length !== 0) fail(op, `x has ${x.length} values, not a whole number of rows of ${gamma.length}`);
+    checkLength(op, 'dy', dy.length, x.length);
+    if (typeof eps !== 'number' || !(eps >= 0) || !Number.isFinite(eps)) fail(op, `eps must be a finite number >= 0, got ${eps}`);
+    const dx = new Float32Array(x.length);
+    const dGamma = new Float32Array(gamma.length);
+    const dBeta = new Float32Array(gamma.length);
+    if (x.length > 0) this.addon.layerNormBackward(x, gamma, dy, eps, dx, dGamma, dBeta);
+    return { dx, dGamma, dBeta };
+  }
+
+  geluBackward(x: Float32Array, dy: Float32Array): Float32Array {
+    const op = 'geluBackward';
+    checkFloat32(op, 'x', x);
+    checkFloat32(op, 'dy', dy);
+    checkLength(op, 'dy', dy.length, x.length);
+    const out = new Float32Array(x.length);
+    if (x.length > 0) this.addon.geluBackward(x, dy, out);
+    return out;
+  }
+
+  attentionBackward(args: AttentionArgs, dContext: Float32Array): Float32Array {
+    const op = 'attentionBackward';
+    const { qkv, batch, queryLen, heads, headDim, keyCache, valueCache, capacity, pastLen, mask, slopes } = args;
+    checkInteger(op, 'batch', batch, 1);
+    checkInteger(op, 'queryLen', queryLen, 1);
+    checkInteger(op, 'heads', heads, 1);
+    checkInteger(op, 'headDim', headDim, 1);
+    checkInteger(op, 'capacity', capacity, 1);
+    checkInteger(op, 'pastLen', pastLen, 0);
+    if (pastLen !== 0) fail(op, `pastLen must be 0 (the backward runs without a KV cache), got ${pastLen}`);
+    if (capacity !== queryLen) fail(op, `capacity must equal queryLen (${queryLen}) without a KV cache, got ${capacity}`);
+    checkFloat32(op, 'qkv', qkv);
+    checkFloat32(op, 'keyCache', keyCache);
+    checkFloat32(op, 'valueCache', valueCache);
+    checkFloat32(op, 'slopes', slopes);
+    checkFloat32(op, 'dContext', dContext);
+    checkLength(op, 'qkv', qkv.length, batch * queryLen * heads * 3 * headDim);
+    checkLength(op, 'keyCache', keyCache.length, batch * heads * capacity * headDim);
+    checkLength(op, 'valueCache', valueCache.length, batch * heads * capacity * headDim);
+    checkLength(op, 'slopes', slopes.length, heads);
+    checkLength(op, 'dContext', dContext.length, batch * queryLen * heads * headDim);
+    checkMask(op, mask, batch * queryLen);
+    checkDisjoint(op, { keyCache, valueCache, qkv, mask, slopes, dContext });
+    const dQkv = new Float32Array(qkv.length);
+    this.addon.attentionBackward(qkv, batch, queryLen, heads, headDim, keyCache, valueCache, capacity, mask, slopes, dContext, dQkv);
+    return dQkv;
+  }
+
+  crossEntropy(logits: Float32Array, vocab: number, targets: Int32Array, scale: number): { lossSum: number; counted: number; dLogits: Float32Array } {
+    const op = 'crossEntropy';
+    checkFloat32(op, 'logits', logits);
+    checkInteger(op, 'vocab', vocab, 1);
+    if (!(targets instanceof Int32Array)) fail(op, 'targets must be an Int32Array', 'type');
+    checkLength(op, 'logits', logits.length, targets.length * vocab);
+    checkFinite(op, 'scale', scale);
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i];
+      if (t !== -100 && (t < 0 || t >= vocab)) fail(op, `targets[${i}] = ${t} is outside [0, ${vocab}) and not -100 (ignored)`);
+    }
+    const dLogits = new Float32Array(logits.length);
+    if (targets.length === 0) return { lossSum: 0, counted: 0, dLogits };
+    const [lossSum, counted] = this.addon.crossEntropy(logits, vocab, targets, scale, dLogits);
+    return { lossSum, counted, dLogits };
+  }
+
+  adamwStep(
+    param: Float32Array,
+    grad: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    options: { step: number; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number },
+  ): void {
+    const op = 'adamwStep';
+    checkFloat32(op, 'param', param);
+    checkFloat32(op, 'grad', grad);
+    checkFloat32(op, 'm', m);
+    checkFloat32(op, 'v', v);
+    checkLength(op, 'grad', grad.length, param.length);
+    checkLength(op, 'm', m.length, param.length);
+    checkLength(op, 'v', v.length, param.length);
+    if (options === null || typeof options !== 'object') fail(op, 'options must be an object', 'type');
+    const { step, lr, beta1, beta2, eps, weightDecay } = options;
+    checkInteger(op, 'options.step', step, 1);
+    checkFinite(op, 'options.lr', lr);
+    checkFinite(op, 'options.beta1', beta1);
+    checkFinite(op, 'options.beta2', beta2);
+    checkFinite(op, 'options.eps', eps);
+    checkFinite(op, 'options.weightDecay', weightDecay);
+    if (!(beta1 >= 0 && beta1 < 1)) fail(op, `options.beta1 must be in [0, 1), got ${beta1}`);
+    if (!(beta2 >= 0 && beta2 < 1)) fail(op, `options.beta2 must be in [0, 1), got ${beta2}`);
+    checkDisjoint(op, { param, grad, m, v });
+    if (param.length > 0) this.addon.adamwStep(param, grad, m, v, step, lr, beta1, beta2, eps, weightDecay);
   }
 
   /** Measured float32 FMA peak of all threads together (GFLOP/s), the yardstick for linear(). */
