@@ -8,6 +8,9 @@ import { readLoraAdapter } from '../../src/peft/lora/model.js';
 import { readPromptTuningAdapter } from '../../src/peft/prompt-tuning/model.js';
 import { type TrainingBatch, forwardBackward } from '../../src/train/bloom-backward.js';
 import { loadReference } from '../helpers/reference.js';
+import { backendCases } from '../helpers/backends.js';
+
+const cases = await backendCases();
 
 /** Largest difference relative to the reference tensor's largest magnitude. */
 function relativeDiff(actual: Float32Array, expected: Float32Array): number {
@@ -41,8 +44,8 @@ for (const which of ['a', 'b'] as const) {
   const seq = ids.length / 3;
   const unpadded: TrainingBatch = { ids: ids.subarray(0, 2 * seq), mask: mask.subarray(0, 2 * seq), labels: labels.subarray(0, 2 * seq), batch: 2 };
 
-  describe(`fixture ${which}, typescript backend: loss and gradients equal PyTorch autograd`, () => {
-    const model = BloomModel.load(ref.checkpointDir, { backend: new TypeScriptBackend(), dtype: 'f32' });
+  for (const { name: backendName, backend, skipReason } of cases) describe(`fixture ${which}, ${backendName} backend: loss and gradients equal PyTorch autograd`, { skip: skipReason }, () => {
+    const model = BloomModel.load(ref.checkpointDir, { backend: backend!, dtype: 'f32' });
 
     test('LoRA, padded batch (the first real token is predicted from a pad position)', () => {
       const result = forwardBackward(model, padded, { lora: readLoraAdapter(join(refDir, 'lora_adapter'), model.config) });
