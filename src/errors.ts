@@ -74,3 +74,31 @@ export class AdapterError extends TuneloopError {
     return isNamed(value, 'AdapterError');
   }
 }
+
+/**
+ * A training data file or one of its records is unusable: unreadable or malformed file, a missing,
+ * mistyped or empty field, an unknown chat role, a chat template that fails. `line` is the record's
+ * line (JSONL), line (CSV) or 1-based row (Parquet); `field` names the offending field, e.g. `messages[2].role`.
+ */
+export class DatasetError extends TuneloopError {
+  readonly name = 'DatasetError';
+  constructor(
+    readonly file: string,
+    readonly detail: string,
+    readonly location: { readonly line?: number; readonly field?: string } = {},
+    options?: { cause?: unknown },
+  ) {
+    const where = location.line === undefined ? file : `${file}:${location.line}`;
+    const what = location.field === undefined ? detail : `field "${location.field}" ${detail}`;
+    super(`${where}: ${what}`, options);
+  }
+  get line(): number | undefined {
+    return this.location.line;
+  }
+  get field(): string | undefined {
+    return this.location.field;
+  }
+  static isInstance(value: unknown): value is DatasetError {
+    return isNamed(value, 'DatasetError');
+  }
+}

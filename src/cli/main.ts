@@ -3,6 +3,7 @@ import { TuneloopError } from '../errors.js';
 import { GENERATE_HELP, runGenerate } from './commands/generate.js';
 import { INFO_HELP, runInfo } from './commands/info.js';
 import { MERGE_HELP, runMerge } from './commands/merge.js';
+import { TRAIN_HELP, runTrain } from './commands/train.js';
 import { SCORE_HELP, runScore } from './commands/score.js';
 
 const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<void> }> = {
@@ -10,6 +11,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   generate: { help: GENERATE_HELP, run: runGenerate },
   score: { help: SCORE_HELP, run: runScore },
   merge: { help: MERGE_HELP, run: runMerge },
+  train: { help: TRAIN_HELP, run: runTrain },
 };
 
 const USAGE = `tuneloop: run, adapt and evaluate BLOOM-family language models in Node.js
@@ -20,6 +22,7 @@ Commands:
   info       describe a checkpoint: architecture, parameters, dtypes, memory
   generate   continue prompts (greedy or sampled, batched, with a KV cache)
   score      log-likelihood of continuations given contexts
+  train      fine-tune adapters (LoRA, prompt tuning, bias or LayerNorm tuning), one per task
   merge      fold a LoRA adapter into its base model and write the merged checkpoint
 
 Examples:
@@ -29,6 +32,7 @@ Examples:
   tuneloop score --model models/demo --context "Two plus two is" --continuation " four"
   tuneloop generate --model DIR --adapter ADAPTER_DIR --ids 17,200,33 --json
   tuneloop merge --model DIR --adapter ADAPTER_DIR --out merged/
+  tuneloop train --config configs/tutor.yaml --set training.epochs=1
 
 Environment:
   TUNELOOP_BACKEND=auto|native|typescript   compute backend (default auto)`;

@@ -12,15 +12,17 @@ export class ProgressBar {
     private readonly stream: NodeJS.WriteStream = process.stderr,
   ) {}
 
-  update(done: number): void {
+  /** Redraws the bar; `status` (loss, speed) follows it. */
+  update(done: number, status = ''): void {
     if (!this.stream.isTTY) return;
     const now = performance.now();
     if (done < this.total && now - this.lastDraw < 100) return;
     this.lastDraw = now;
     const width = 30;
     const filled = Math.round((done / this.total) * width);
-    const seconds = ((now - this.started) / 1000).toFixed(1);
-    this.stream.write(`\r${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total} ${seconds}s`);
+    const elapsed = (now - this.started) / 1000;
+    const eta = done > 0 ? ` ETA ${((elapsed / done) * (this.total - done)).toFixed(0)}s` : '';
+    this.stream.write(`\r\x1b[K${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total} ${elapsed.toFixed(1)}s${eta}${status ? `  ${status}` : ''}`);
   }
 
   finish(summary = ''): void {

@@ -1,5 +1,6 @@
 import type { DType } from './dtype.js';
 import type { Tensor } from './tensor.js';
+import type { Nf4Tensor } from '../peft/qlora/nf4.js';
 
 /**
  * The compute interface every backend implements: the native oneDNN addon, and the plain TypeScript
@@ -57,6 +58,13 @@ export interface Backend {
 
   /** Prepares a `[out, in]` checkpoint tensor (f32, bf16 or f16 data) for compute at `dtype`. */
   prepareWeight(tensor: Tensor, dtype: 'f32' | 'bf16'): Weight;
+
+  /**
+   * Holds a 2-D `[out, in]` NF4-quantised matrix (src/peft/qlora/nf4.ts, blocks of 64) for compute at
+   * `dtype`: only the packed codes and scales are kept, and linear, linearBackwardInput and embedding
+   * dequantise blocks on the fly (each value code·absmax in float32, rounded to bf16 for bf16 compute).
+   */
+  prepareQuantizedWeight(nf4: Nf4Tensor, dtype: 'f32' | 'bf16'): Weight;
 
   /** y[rows, out] = x[rows, in] · Wᵀ + bias. */
   linear(x: Float32Array, rows: number, weight: Weight, bias: Float32Array | null): Float32Array;

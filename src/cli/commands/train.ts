@@ -1,0 +1,85 @@
+import { parseArgs } from 'node:util';
+import { InvalidInputError } from '../../errors.js';
+import { readTrainConfig } from '../../train/config.js';
+import { trainTasks } from '../../train/run-tasks.js';
+import { loadBaseModelForCli, loadTokenizerForCli } from '../model-options.js';
+import { ProgressBar, note } from '../progress.js';
+
+export const TRAIN_HELP = `tuneloop train: fine-tune adapters, one per task, on a frozen BLOOM model
+
+Usage:
+  tuneloop train --config train.yaml [--set field.path=value ...]
+
+The YAML config (every field but model and tasks has a default):
+  model: models/demo            # Hugging Face BLOOM directory with tokenizer.json
+  dtype: fp32                   # fp32 | bf16 (frozen weights in bf16; trained tensors stay fp32)
+  output_dir: runs/tutor        # one folder per task: adapter/, checkpoints/, train_log.jsonl
+  seed: 42
+  method:
+    type: lora                  # lora | prompt_tuning | bias | layernorm
+    r: 8                        # lora: rank, lora_alpha (default 2r), lora_dropout (0),
+    target_modules: [query_key_value]   # also dense, dense_h_to_4h, dense_4h_to_h; use_rslora
+    # prompt_tuning: num_virtual_tokens (20), init RANDOM|TEXT|SAMPLE_VOCAB, init_text
+  data:
+    max_length: 256             # longer examples are cut from the prompt's left (over_length:
+    over_length: truncate       #   truncate, with a warning) or refused (refuse)
+    completion_only_loss: true  # learn the completion only
+    packing: false              # pack examples into full rows instead of length-bucketed batches
+    validation_fraction: 0.1    # held out when a task gives no validation file
+  training:
+    epochs: 3
+    batch_size: 8
+    gradient_accumulation: 1
+    learning_rate: 1e-3         # (3e-2 for prompt tuning)
+    weight_decay: 0.01
+    schedule: linear            # constant | linear | cosine, after warmup_steps
+    max_grad_norm: 1.0
+    eval_every: null            # steps between validations (default: once per epoch)
+    early_stopping_patience: null
+    checkpoint_every: null      # steps; a killed run resumes from the newest checkpoint
+  tasks:                        # JSONL, CSV or Parquet: prompt/completion, instruction/input/output,
+    - name: arithmetic          #   or chat messages
+      train: data/tasks/arithmetic.train.jsonl
+      validation: data/tasks/arithmetic.valid.jsonl
+
+Options:
+  --config FILE      the YAML config
+  --set PATH=VALUE   override a field, e.g. --set training.epochs=1 --set method.r=16
+  --backend auto|native|typescript
+
+Writes, per task, OUTPUT_DIR/TASK/adapter (peft's adapter_config.json and adapter_model.safetensors
+for lora and prompt tuning), training_summary.json and train_log.jsonl. Running the same command again
+resumes each task from its newest checkpoint.`;
+
+export async function runTrain(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string' }, set: { type: 'string', multiple: true }, backend: { type: 'string' } },
+    strict: true,
+  });
+  if (!values.config) throw new InvalidInputError('--config', 'is required: a YAML training config (see tuneloop train --help)');
+  const config = readTrainConfig(values.config, values.set ?? []);
+  const tokenizer = await loadTokenizerForCli(config.model, 'training data is text');
+  const model = await loadBaseModelForCli({ model: config.model, dtype: config.dtype, backend: values.backend ?? config.backend });
+  let bar: ProgressBar | undefined;
+  const results = await trainTasks(model, tokenizer, config, {
+    onTruncate: (w) => note(`warning: ${w.location.file}:${w.location.line ?? '?'} is ${w.originalLength} tokens; cut to ${w.maxLength}`),
+    onTaskStart: (task, info) => {
+      note(`task ${task}: ${info.trainExamples} training and ${info.validationExamples} validation examples, ${info.steps} steps`);
+      bar?.finish();
+      bar = new ProgressBar(`training ${task}`, info.steps);
+    },
+    onStep: (_, event) => {
+      bar?.update(event.step, `loss ${event.loss.toFixed(4)}  ${event.tokensPerSecond.toFixed(0)} tok/s${event.validationLoss !== undefined ? `  valid ${event.validationLoss.toFixed(4)}` : ''}`);
+    },
+  });
+  bar?.finish();
+  for (const result of results) {
+    const s = result.summary;
+    note(
+      `task ${result.task}: ${s.steps} steps${s.resumedFrom !== null ? ` (resumed at ${s.resumedFrom})` : ''}, final loss ${s.finalLoss.toFixed(4)}` +
+        `${s.bestValidationLoss !== null ? `, best validation loss ${s.bestValidationLoss.toFixed(4)} at step ${s.bestStep}` : ''}${s.stoppedEarly ? ', stopped early' : ''}`,
+    );
+    process.stdout.write(`${result.adapterDir}\n`);
+  }
+}
