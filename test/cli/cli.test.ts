@@ -137,3 +137,40 @@ test('merge writes a checkpoint equal to peft merge_and_unload; --adapter applie
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /adapter_config\.json: missing: not a PEFT adapter directory \(this looks like a full model directory/);
 });
+
+test('train: a config with two tasks writes two peft adapters that generate can load; bad configs name the field', async () => {
+  const { makeDemoModel } = await import('../../src/models/demo-model.js');
+  const model = join(scratch, 'train-demo');
+  await makeDemoModel(model);
+  const data = join(repoRoot, 'data', 'tasks');
+  const config = join(scratch, 'train.yaml');
+  writeFileSync(
+    config,
+    [
+      `model: ${model}`,
+      `output_dir: ${join(scratch, 'runs')}`,
+      'method: {type: lora, r: 4, target_modules: [query_key_value]}',
+      'data: {max_length: 48}',
+      'training: {epochs: 1, batch_size: 16, max_steps: 3, checkpoint_every: 2}',
+      'tasks:',
+      `  - {name: language, train: ${join(data, 'grammar.train.jsonl')}, validation: ${join(data, 'grammar.valid.jsonl')}}`,
+      `  - {name: knowledge, train: ${join(data, 'capitals.train.jsonl')}}`,
+    ].join('\n'),
+  );
+  const trained = run(['train', '--config', config]);
+  assert.equal(trained.status, 0, trained.stderr);
+  const adapters = trained.stdout.trim().split('\n');
+  assert.equal(adapters.length, 2);
+  assert.match(trained.stderr, /task language: 3 steps/);
+  const generated = run(['generate', '--model', model, '--adapter', adapters[0], '--prompt', 'Which word goes before "apple", a or an? Answer:', '--max-new-tokens', '2', '--json']);
+  assert.equal(generated.status, 0, generated.stderr);
+  assert.equal((JSON.parse(generated.stdout) as { new_tokens: number[] }).new_tokens.length, 2);
+
+  const overridden = run(['train', '--config', config, '--set', 'training.learning_rate=-1']);
+  assert.equal(overridden.status, 2);
+  assert.match(overridden.stderr, /train\.yaml: training\.learning_rate: must be > 0/);
+  writeFileSync(join(scratch, 'bad.jsonl'), '{"prompt": "x", "completion": " y"}\n{"prompt": 3}\n');
+  const badData = run(['train', '--config', config, '--set', `tasks=[{name: bad, train: ${join(scratch, 'bad.jsonl')}}]`]);
+  assert.equal(badData.status, 2);
+  assert.match(badData.stderr, /bad\.jsonl:2/);
+});
