@@ -14,6 +14,7 @@
         "native/src/layernorm.cc",
         "native/src/logprobs.cc",
         "native/src/matmul.cc",
+        "native/src/nf4.cc",
         "native/src/optimizer.cc",
         "native/src/peak.cc",
         "native/src/weight.cc"

@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "kernels.h"
+#include "nf4.h"
 
 namespace tuneloop {
 
@@ -108,6 +109,115 @@ Napi::Value PrepareWeight(const Napi::CallbackInfo& info) {
 
 Napi::Value WeightBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(weightArg(info, 0).bytes));
+}
+
+// Distinguishes NF4 weight externals from packed dense ones.
+constexpr napi_type_tag kNf4WeightTag = {0x7475'6e65'6c6f'6f70ULL, 0x4e46'3457'6569'0001ULL};
+
+const Nf4Weight& nf4WeightArg(const Napi::CallbackInfo& info, size_t index) {
+  Napi::Value v = info[index];
+  if (!v.IsExternal() || !v.As<Napi::External<Nf4Weight>>().CheckTypeTag(&kNf4WeightTag)) {
+    throw Napi::TypeError::New(info.Env(), "weight is not a tuneloop native NF4 weight handle");
+  }
+  return *v.As<Napi::External<Nf4Weight>>().Data();
+}
+
+// prepareNf4Weight(packed: Uint8Array, out, in, dtype, absmax: Float32Array | null,
+//                  absmaxCodes: Uint8Array | null, code: Float32Array | null, absmax2: Float32Array | null, offset)
+Napi::Value PrepareNf4Weight(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t out = intArg(info, 1, "outFeatures", 1);
+  const int64_t in = intArg(info, 2, "inFeatures", 1);
+  const int64_t dtype = intArg(info, 3, "dtype", 0);
+  if (dtype > 1) throw Napi::RangeError::New(env, "unknown dtype code");
+  const int64_t count = product(info, {out, in});
+  const int64_t blocks = (count + kNf4Block - 1) / kNf4Block;
+  auto packed = typedArg<uint8_t>(info, 0, napi_uint8_array, "packed");
+  requireLength(info, packed.length, (count + 1) / 2, "packed");
+  const float* absmax = nullptr;
+  const uint8_t* codes = nullptr;
+  const float* code = nullptr;
+  const float* absmax2 = nullptr;
+  double offset = 0;
+  if (info[5].IsNull()) {
+    auto a = typedArg<float>(info, 4, napi_float32_array, "absmax");
+    requireLength(info, a.length, blocks, "absmax");
+    absmax = a.data;
+  } else {
+    auto q = typedArg<uint8_t>(info, 5, napi_uint8_array, "absmaxCodes");
+    auto c = typedArg<float>(info, 6, napi_float32_array, "code");
+    auto a2 = typedArg<float>(info, 7, napi_float32_array, "absmax2");
+    requireLength(info, q.length, blocks, "absmaxCodes");
+    requireLength(info, c.length, 256, "code");
+    requireLength(info, a2.length, (blocks + kNf4DoubleQuantBlock - 1) / kNf4DoubleQuantBlock, "absmax2");
+    if (!info[8].IsNumber()) throw Napi::TypeError::New(env, "offset must be a number");
+    offset = info[8].As<Napi::Number>().DoubleValue();
+    codes = q.data;
+    code = c.data;
+    absmax2 = a2.data;
+  }
+  Nf4Weight* w = prepareNf4Weight(packed.data, out, in, static_cast<DType>(dtype), absmax, codes, code, absmax2,
+                                  static_cast<float>(offset));
+  const auto bytes = static_cast<int64_t>(w->bytes);
+  auto handle = Napi::External<Nf4Weight>::New(env, w, [bytes](Napi::Env finalizeEnv, Nf4Weight* weight) {
+    Napi::MemoryManagement::AdjustExternalMemory(finalizeEnv, -bytes);
+    delete weight;
+  });
+  handle.TypeTag(&kNf4WeightTag);
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  return handle;
+}
+
+Napi::Value Nf4WeightBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(nf4WeightArg(info, 0).bytes));
+}
+
+// nf4Linear(x, rows, weight, bias | null, out)
+Napi::Value Nf4Linear(const Napi::CallbackInfo& info) {
+  const int64_t rows = intArg(info, 1, "rows", 0);
+  const Nf4Weight& w = nf4WeightArg(info, 2);
+  auto x = typedArg<float>(info, 0, napi_float32_array, "x");
+  requireLength(info, x.length, product(info, {rows, w.inFeatures}), "x");
+  const float* bias = nullptr;
+  if (!info[3].IsNull()) {
+    auto b = typedArg<float>(info, 3, napi_float32_array, "bias");
+    requireLength(info, b.length, w.outFeatures, "bias");
+    bias = b.data;
+  }
+  auto out = outputArg(info, 4);
+  requireLength(info, out.length, product(info, {rows, w.outFeatures}), "out");
+  nf4LinearForward(x.data, rows, w, bias, out.data);
+  return info.Env().Undefined();
+}
+
+// nf4Embedding(table, ids, out)
+Napi::Value Nf4Embedding(const Napi::CallbackInfo& info) {
+  const Nf4Weight& table = nf4WeightArg(info, 0);
+  auto ids = typedArg<int32_t>(info, 1, napi_int32_array, "ids");
+  auto out = outputArg(info, 2);
+  requireLength(info, out.length, product(info, {static_cast<int64_t>(ids.length), table.inFeatures}), "out");
+  for (size_t i = 0; i < ids.length; i++) {
+    if (ids.data[i] < 0 || ids.data[i] >= table.outFeatures) {
+      throw Napi::RangeError::New(info.Env(), "ids[" + std::to_string(i) + "] is outside the table");
+    }
+  }
+  nf4EmbeddingForward(table, ids.data, static_cast<int64_t>(ids.length), out.data);
+  return info.Env().Undefined();
+}
+
+// nf4LinearBackwardInput(dy, rows, weight, out)
+Napi::Value Nf4LinearBackwardInput(const Napi::CallbackInfo& info) {
+  const int64_t rows = intArg(info, 1, "rows", 0);
+  const Nf4Weight& w = nf4WeightArg(info, 2);
+  auto dy = typedArg<float>(info, 0, napi_float32_array, "dy");
+  auto out = outputArg(info, 3);
+  requireLength(info, dy.length, product(info, {rows, w.outFeatures}), "dy");
+  requireLength(info, out.length, product(info, {rows, w.inFeatures}), "out");
+  if (dy.length > 0 && out.length > 0 && dy.data < out.data + out.length && out.data < dy.data + dy.length) {
+    throw Napi::RangeError::New(info.Env(), "dy overlaps another argument");
+  }
+  nf4LinearBackwardInput(dy.data, rows, w, out.data);
+  return info.Env().Undefined();
 }
 
 // linear(x, rows, weight, bias | null, out)
@@ -495,6 +605,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exportFunction<FmaPeak>(env, exports, "fmaPeakGflops");
   exportFunction<Bf16DotPeak>(env, exports, "bf16DotPeakGflops");
   exportFunction<Threads>(env, exports, "threads");
+  exportFunction<PrepareNf4Weight>(env, exports, "prepareNf4Weight");
+  exportFunction<Nf4WeightBytes>(env, exports, "nf4WeightBytes");
+  exportFunction<Nf4Linear>(env, exports, "nf4Linear");
+  exportFunction<Nf4Embedding>(env, exports, "nf4Embedding");
+  exportFunction<Nf4LinearBackwardInput>(env, exports, "nf4LinearBackwardInput");
   return exports;
 }
 

@@ -7,6 +7,7 @@ import type { AttentionArgs, Backend, TokenLogProbs, Weight } from '../backend.j
 import type { DType } from '../dtype.js';
 import type { GradientOps } from '../gradients.js';
 import type { Tensor } from '../tensor.js';
+import { DOUBLE_QUANT_BLOCK_SIZE, NF4_BLOCK_SIZE, type Nf4Tensor } from '../../peft/qlora/nf4.js';
 
 /**
  * The native backend: the C++ addon in native/src (oneDNN matmuls, AVX-512 kernels, OpenMP
@@ -68,6 +69,21 @@ interface NativeAddon {
   /** Returns [lossSum, counted]. */
   crossEntropy(logits: Float32Array, vocab: number, targets: Int32Array, scale: number, dLogits: Float32Array): [number, number];
   adamwStep(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, step: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number): void;
+  prepareNf4Weight(
+    packed: Uint8Array,
+    outFeatures: number,
+    inFeatures: number,
+    dtype: number,
+    absmax: Float32Array | null,
+    absmaxCodes: Uint8Array | null,
+    code: Float32Array | null,
+    absmax2: Float32Array | null,
+    offset: number,
+  ): NativeHandle;
+  nf4WeightBytes(weight: NativeHandle): number;
+  nf4Linear(x: Float32Array, rows: number, weight: NativeHandle, bias: Float32Array | null, out: Float32Array): void;
+  nf4Embedding(table: NativeHandle, ids: Int32Array, out: Float32Array): void;
+  nf4LinearBackwardInput(dy: Float32Array, rows: number, weight: NativeHandle, out: Float32Array): void;
   fmaPeakGflops(seconds: number): number;
   bf16DotPeakGflops(seconds: number): number;
   threads(): number;
@@ -83,6 +99,18 @@ export class NativeWeight implements Weight {
     readonly dtype: 'f32' | 'bf16',
     /** @internal */ readonly handle: NativeHandle,
     /** Bytes of native memory held (the packed matrix, padding included). */
+    readonly bytes: number,
+  ) {}
+}
+
+/** An NF4-quantised weight held by the addon: packed 4-bit codes and block scales only. */
+export class NativeNf4Weight implements Weight {
+  constructor(
+    readonly outFeatures: number,
+    readonly inFeatures: number,
+    readonly dtype: 'f32' | 'bf16',
+    /** @internal */ readonly handle: NativeHandle,
+    /** Bytes of native memory held (packed codes and scales). */
     readonly bytes: number,
   ) {}
 }
@@ -163,9 +191,40 @@ export class NativeBackend implements Backend, GradientOps {
     return new NativeWeight(outFeatures, inFeatures, dtype, handle, this.addon.weightBytes(handle));
   }
 
+  prepareQuantizedWeight(nf4: Nf4Tensor, dtype: 'f32' | 'bf16'): Weight {
+    const op = 'prepareQuantizedWeight';
+    if (dtype !== 'f32' && dtype !== 'bf16') fail(op, `dtype must be 'f32' or 'bf16', got ${String(dtype)}`, 'type');
+    if (nf4 === null || typeof nf4 !== 'object') fail(op, 'nf4 must be an Nf4Tensor', 'type');
+    if (nf4.blockSize !== NF4_BLOCK_SIZE) fail(op, `blockSize must be ${NF4_BLOCK_SIZE}, got ${String(nf4.blockSize)}`);
+    if (nf4.shape.length !== 2) fail(op, `a weight must be a 2-D [out, in] tensor, got shape [${nf4.shape.join(', ')}]`);
+    const [outFeatures, inFeatures] = nf4.shape;
+    checkInteger(op, 'shape[0]', outFeatures, 1);
+    checkInteger(op, 'shape[1]', inFeatures, 1);
+    if (!(nf4.packed instanceof Uint8Array)) fail(op, 'packed must be a Uint8Array', 'type');
+    const count = outFeatures * inFeatures;
+    const blocks = Math.ceil(count / NF4_BLOCK_SIZE);
+    checkLength(op, 'packed', nf4.packed.length, Math.ceil(count / 2));
+    let handle: NativeHandle;
+    if (nf4.absmax instanceof Float32Array) {
+      checkLength(op, 'absmax', nf4.absmax.length, blocks);
+      handle = this.addon.prepareNf4Weight(nf4.packed, outFeatures, inFeatures, DTYPE_CODE[dtype], nf4.absmax, null, null, null, 0);
+    } else {
+      const { quantized, code, absmax2, offset } = nf4.absmax;
+      if (!(quantized instanceof Uint8Array)) fail(op, 'absmax.quantized must be a Uint8Array', 'type');
+      checkFloat32(op, 'absmax.code', code);
+      checkFloat32(op, 'absmax.absmax2', absmax2);
+      checkFinite(op, 'absmax.offset', offset);
+      checkLength(op, 'absmax.quantized', quantized.length, blocks);
+      checkLength(op, 'absmax.code', code.length, 256);
+      checkLength(op, 'absmax.absmax2', absmax2.length, Math.ceil(blocks / DOUBLE_QUANT_BLOCK_SIZE));
+      handle = this.addon.prepareNf4Weight(nf4.packed, outFeatures, inFeatures, DTYPE_CODE[dtype], null, quantized, code, absmax2, offset);
+    }
+    return new NativeNf4Weight(outFeatures, inFeatures, dtype, handle, this.addon.nf4WeightBytes(handle));
+  }
+
   linear(x: Float32Array, rows: number, weight: Weight, bias: Float32Array | null): Float32Array {
     const op = 'linear';
-    const w = this.nativeWeight(op, weight);
+    const w = this.anyNativeWeight(op, weight);
     checkFloat32(op, 'x', x);
     checkInteger(op, 'rows', rows, 0);
     checkLength(op, 'x', x.length, rows * w.inFeatures);
@@ -174,17 +233,19 @@ export class NativeBackend implements Backend, GradientOps {
       checkLength(op, 'bias', bias.length, w.outFeatures);
     }
     const out = new Float32Array(rows * w.outFeatures);
-    if (rows > 0) this.addon.linear(x, rows, w.handle, bias, out);
+    if (rows > 0 && w instanceof NativeNf4Weight) this.addon.nf4Linear(x, rows, w.handle, bias, out);
+    else if (rows > 0) this.addon.linear(x, rows, w.handle, bias, out);
     return out;
   }
 
   embedding(table: Weight, ids: Int32Array): Float32Array {
     const op = 'embedding';
-    const w = this.nativeWeight(op, table);
+    const w = this.anyNativeWeight(op, table);
     if (!(ids instanceof Int32Array)) fail(op, 'ids must be an Int32Array', 'type');
     checkIndices(op, 'ids', ids, w.outFeatures);
     const out = new Float32Array(ids.length * w.inFeatures);
-    if (ids.length > 0) this.addon.embedding(w.handle, ids, out);
+    if (ids.length > 0 && w instanceof NativeNf4Weight) this.addon.nf4Embedding(w.handle, ids, out);
+    else if (ids.length > 0) this.addon.embedding(w.handle, ids, out);
     return out;
   }
 
@@ -282,12 +343,13 @@ export class NativeBackend implements Backend, GradientOps {
 
   linearBackwardInput(dy: Float32Array, rows: number, weight: Weight): Float32Array {
     const op = 'linearBackwardInput';
-    const w = this.nativeWeight(op, weight);
+    const w = this.anyNativeWeight(op, weight);
     checkFloat32(op, 'dy', dy);
     checkInteger(op, 'rows', rows, 0);
     checkLength(op, 'dy', dy.length, rows * w.outFeatures);
     const out = new Float32Array(rows * w.inFeatures);
-    if (rows > 0) this.addon.linearBackwardInput(dy, rows, w.handle, out);
+    if (rows > 0 && w instanceof NativeNf4Weight) this.addon.nf4LinearBackwardInput(dy, rows, w.handle, out);
+    else if (rows > 0) this.addon.linearBackwardInput(dy, rows, w.handle, out);
     return out;
   }
 
@@ -417,8 +479,10 @@ export class NativeBackend implements Backend, GradientOps {
     return this.addon.threads();
   }
 
-  private nativeWeight(op: string, weight: Weight): NativeWeight {
-    if (!(weight instanceof NativeWeight)) fail(op, 'weight was not prepared by the native backend; prepare it with this backend', 'type');
+  private anyNativeWeight(op: string, weight: Weight): NativeWeight | NativeNf4Weight {
+    if (!(weight instanceof NativeWeight) && !(weight instanceof NativeNf4Weight)) {
+      fail(op, 'weight was not prepared by the native backend; prepare it with this backend', 'type');
+    }
     return weight;
   }
 }

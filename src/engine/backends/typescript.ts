@@ -2,6 +2,7 @@ import type { AttentionArgs, Backend, TokenLogProbs, Weight } from '../backend.j
 import { f16ArrayToF32, f32ArrayToBf16, roundToBf16InPlace } from '../dtype.js';
 import type { GradientOps } from '../gradients.js';
 import type { Tensor } from '../tensor.js';
+import { dequantizeNf4Range, nf4BlockAbsmax, NF4_BLOCK_SIZE, type Nf4Tensor } from '../../peft/qlora/nf4.js';
 
 /**
  * The plain TypeScript backend: portable, single-threaded, and written for clarity. It is the
@@ -27,8 +28,32 @@ class TypeScriptWeight implements Weight {
   }
 }
 
-function asTypeScriptWeight(weight: Weight): TypeScriptWeight {
-  if (!(weight instanceof TypeScriptWeight)) {
+/**
+ * An NF4-quantised weight: the packed codes and float32 block scales (double-quantised scales are
+ * resolved once here). Rows are dequantised on the fly: code·absmax in float32, rounded to bf16 when
+ * computing at bf16.
+ */
+class TypeScriptNf4Weight implements Weight {
+  private readonly absmax: Float32Array;
+
+  constructor(
+    readonly outFeatures: number,
+    readonly inFeatures: number,
+    readonly dtype: 'f32' | 'bf16',
+    private readonly nf4: Nf4Tensor,
+  ) {
+    this.absmax = nf4BlockAbsmax(nf4);
+  }
+
+  rowF32(row: number, scratch: Float32Array): Float32Array {
+    dequantizeNf4Range(this.nf4, this.absmax, row * this.inFeatures, this.inFeatures, scratch);
+    if (this.dtype === 'bf16') roundToBf16InPlace(scratch.subarray(0, this.inFeatures));
+    return scratch.subarray(0, this.inFeatures);
+  }
+}
+
+function asTypeScriptWeight(weight: Weight): TypeScriptWeight | TypeScriptNf4Weight {
+  if (!(weight instanceof TypeScriptWeight) && !(weight instanceof TypeScriptNf4Weight)) {
     throw new TypeError('weight was prepared by another backend; prepare it with this backend');
   }
   return weight;
@@ -141,6 +166,15 @@ export class TypeScriptBackend implements Backend, GradientOps {
       return new TypeScriptWeight(outFeatures, inFeatures, 'bf16', bits);
     }
     return new TypeScriptWeight(outFeatures, inFeatures, 'f32', tensorToF32(tensor));
+  }
+
+  prepareQuantizedWeight(nf4: Nf4Tensor, dtype: 'f32' | 'bf16'): Weight {
+    if (dtype !== 'f32' && dtype !== 'bf16') throw new TypeError(`prepareQuantizedWeight: dtype must be 'f32' or 'bf16', got ${String(dtype)}`);
+    if (nf4.shape.length !== 2) throw new RangeError(`prepareQuantizedWeight: a weight must be 2-D [out, in], got shape [${nf4.shape.join(', ')}]`);
+    if (nf4.blockSize !== NF4_BLOCK_SIZE) throw new RangeError(`prepareQuantizedWeight: blockSize must be ${NF4_BLOCK_SIZE}, got ${nf4.blockSize}`);
+    const [outFeatures, inFeatures] = nf4.shape;
+    if (nf4.packed.length !== Math.ceil((outFeatures * inFeatures) / 2)) throw new RangeError('prepareQuantizedWeight: packed does not match the shape');
+    return new TypeScriptNf4Weight(outFeatures, inFeatures, dtype, nf4);
   }
 
   matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, options: { transposeA?: boolean; transposeB?: boolean } = {}): Float32Array {

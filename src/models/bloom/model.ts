@@ -6,7 +6,7 @@ import { CheckpointTensors } from './checkpoint.js';
 import { type BloomConfig, readBloomConfig } from './config.js';
 import { KvCache } from './kv-cache.js';
 import type { CausalLM } from '../causal-lm.js';
-import { type BloomWeights, type ComputeDType, type LinearParams, loadBloomWeights } from './weights.js';
+import { type BloomWeights, type ComputeDType, type LinearParams, loadBloomWeights, type WeightQuantizationOptions } from './weights.js';
 
 /** One forward call over `batch` rows of `queryLen` new positions each. */
 export interface ForwardInput {
@@ -39,7 +39,7 @@ export interface LinearAdapter {
   apply(layer: number, module: BlockLinearName, x: Float32Array, rows: number, y: Float32Array): void;
 }
 
-export interface LoadOptions {
+export interface LoadOptions extends WeightQuantizationOptions {
   readonly backend: Backend;
   readonly dtype: ComputeDType;
   readonly onTensorLoaded?: (name: string, loaded: number, total: number) => void;
@@ -71,7 +71,10 @@ export class BloomModel implements CausalLM {
     try {
       const total = 4 + 12 * config.numLayers + 2 + (config.tieWordEmbeddings ? 0 : 1);
       let loaded = 0;
-      const weights = loadBloomWeights(tensors, config, options.backend, options.dtype, (name) => options.onTensorLoaded?.(name, ++loaded, total));
+      const weights = loadBloomWeights(tensors, config, options.backend, options.dtype, (name) => options.onTensorLoaded?.(name, ++loaded, total), {
+        quantization: options.quantization,
+        doubleQuant: options.doubleQuant,
+      });
       return new BloomModel(config, weights, options.backend, options.dtype, dir);
     } finally {
       tensors.close();

@@ -1,4 +1,6 @@
 import type { Backend, Weight } from '../../engine/backend.js';
+import { DEFAULT_QLORA_CONFIG } from '../../peft/qlora/config.js';
+import { quantizeNf4 } from '../../peft/qlora/nf4.js';
 import type { CheckpointTensors } from './checkpoint.js';
 import type { BloomConfig } from './config.js';
 
@@ -33,20 +35,38 @@ export interface BloomWeights {
 
 export type ComputeDType = 'f32' | 'bf16';
 
+/** How the block linears are stored (QLoRA). */
+export interface WeightQuantizationOptions {
+  /** 'nf4': quantise every block linear to NF4 as it is read; embedding/lm_head, LayerNorms and biases stay unquantised. */
+  readonly quantization?: 'nf4';
+  /** Double-quantise the NF4 block scales (bnb_4bit_use_double_quant); default true, QLoRA's setting. */
+  readonly doubleQuant?: boolean;
+}
+
 /**
  * Reads every tensor the model needs, checks its shape against the config, and hands matrices to the
  * backend in the compute precision. The big embedding comes first, while little else is resident.
  */
 export function loadBloomWeights(
-  tensors: CheckpointTensors,
+  tensors: Pick<CheckpointTensors, 'read'>,
   config: BloomConfig,
   backend: Backend,
   dtype: ComputeDType,
   onTensor: (name: string) => void = () => {},
+  options: WeightQuantizationOptions = {},
 ): BloomWeights {
   const h = config.hiddenSize;
   const matrix = (name: string, out: number, inFeatures: number): Weight => {
     const weight = backend.prepareWeight(tensors.read(name, dtype, [out, inFeatures]), dtype);
+    onTensor(name);
+    return weight;
+  };
+  const doubleQuant = options.doubleQuant ?? DEFAULT_QLORA_CONFIG.doubleQuant;
+  // A block linear: quantised from float32 when asked, the float32 copy dropped straight after.
+  const blockMatrix = (name: string, out: number, inFeatures: number): Weight => {
+    if (options.quantization !== 'nf4') return matrix(name, out, inFeatures);
+    const values = tensors.read(name, 'f32', [out, inFeatures]).data as Float32Array;
+    const weight = backend.prepareQuantizedWeight(quantizeNf4(values, { shape: [out, inFeatures], doubleQuant }), dtype);
     onTensor(name);
     return weight;
   };
@@ -57,7 +77,7 @@ export function loadBloomWeights(
   };
   const layerNorm = (prefix: string): LayerNormParams => ({ weight: vector(`${prefix}.weight`, h), bias: vector(`${prefix}.bias`, h) });
   const linear = (prefix: string, out: number, inFeatures: number): LinearParams => ({
-    weight: matrix(`${prefix}.weight`, out, inFeatures),
+    weight: blockMatrix(`${prefix}.weight`, out, inFeatures),
     bias: vector(`${prefix}.bias`, out),
   });
 
