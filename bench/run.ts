@@ -7,6 +7,13 @@
  * tuneloop figure comes from its own process; the peer runs Debian's python3-torch at its best
  * settings (fp32 with OPENBLAS_CORETYPE=SkylakeX; bf16 autocast). Prints a table and writes
  * bench/out/results.json.
+ *
+ * Training (bench/peer/train_peer.py is the peer): one step of LoRA r=8 (alpha 16) on query_key_value
+ * and of prompt tuning with 20 virtual tokens, batch 4 x 128 random ids, forward + shifted
+ * cross-entropy + backward + AdamW, in fp32 and bf16; tokens/s = 512 / median step seconds.
+ *
+ * `--only infer` or `--only train` runs one part; its results go to bench/out/results-PART.json, so
+ * a partial run leaves the last full run's results.json alone.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -17,9 +24,15 @@ import { type MatmulReport, formatMatmulReport } from './matmul.js';
 const { values } = parseArgs({
   options: {
     'skip-peer': { type: 'boolean', default: false },
+    only: { type: 'string' },
     out: { type: 'string', default: 'bench/out' },
   },
 });
+if (values.only !== undefined && values.only !== 'train' && values.only !== 'infer') {
+  throw new Error(`--only must be train or infer, got "${values.only}"`);
+}
+const runInfer = values.only !== 'train';
+const runTrain = values.only !== 'infer';
 const outDir = values.out;
 const modelDir = join(outDir, 'bloom-560m-random');
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -36,12 +49,13 @@ if (!existsSync(join(modelDir, 'model.safetensors'))) {
   worker('checkpoint');
 }
 
-function peer(mode: 'fp32' | 'bf16'): Record<string, unknown> | undefined {
+function peer(mode: 'fp32' | 'bf16', method?: 'lora' | 'prompt'): Record<string, unknown> | undefined {
   if (values['skip-peer']) return undefined;
-  log(`PyTorch peer ${mode} ...`);
+  log(`PyTorch peer ${method ? `train ${method} ` : ''}${mode} ...`);
   const env = { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX' };
+  const script = method ? ['bench/peer/train_peer.py', '--method', method] : ['bench/peer/run_peer.py'];
   try {
-    const output = execFileSync('/usr/bin/python3', ['bench/peer/run_peer.py', '--model', modelDir, '--mode', mode, '--threads', '2', '--json'], {
+    const output = execFileSync('/usr/bin/python3', [...script, '--model', modelDir, '--mode', mode, '--threads', '2', '--json'], {
       encoding: 'utf8',
       env,
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -54,42 +68,76 @@ function peer(mode: 'fp32' | 'bf16'): Record<string, unknown> | undefined {
   }
 }
 
-const engine = worker<MatmulReport>('matmul');
-const ours = {
-  load_bf16: worker('load', 'bf16'),
-  score_fp32: worker('score', 'fp32'),
-  score_bf16: worker('score', 'bf16'),
-  decode_bf16: worker('decode', 'bf16'),
-  decode_fp32: worker('decode', 'fp32'),
-};
-const theirs = { fp32: peer('fp32'), bf16: peer('bf16') };
-
 const num = (v: unknown) => (typeof v === 'number' ? v : NaN);
 /** Reads a number at a dotted path of the peer's JSON (see bench/peer/run_peer.py). */
 const peerValue = (report: Record<string, unknown> | undefined, path: string) =>
   num(path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], report));
-const peerScoreFp32 = peerValue(theirs.fp32, 'scoring.tokens_per_s');
-const peerScoreBf16 = peerValue(theirs.bf16, 'scoring.tokens_per_s');
-const peerDecodeFp32 = peerValue(theirs.fp32, 'decode.decode_tokens_per_s');
-// The peer's best bf16 decoding may come from another setting than its best scoring.
-const peerDecodeBf16 = peerValue(theirs.bf16, 'best_decode.decode_tokens_per_s');
-const rows = [
-  { metric: 'scoring 8x128, fp32 (tokens/s)', tuneloop: num(ours.score_fp32.score_tokens_per_s), pytorch: peerScoreFp32, target: 'ratio >= 1' },
-  { metric: 'scoring 8x128, bf16 (tokens/s)', tuneloop: num(ours.score_bf16.score_tokens_per_s), pytorch: peerScoreBf16, target: 'ratio >= 1' },
-  { metric: 'greedy decode b1, bf16 weights (tokens/s) vs PyTorch fp32', tuneloop: num(ours.decode_bf16.decode_tokens_per_s), pytorch: peerDecodeFp32, target: 'ratio >= 2' },
-  { metric: 'greedy decode b1, fp32 (tokens/s)', tuneloop: num(ours.decode_fp32.decode_tokens_per_s), pytorch: peerDecodeFp32, target: '-' },
-  { metric: 'greedy decode b1, bf16 (tokens/s) vs PyTorch bf16', tuneloop: num(ours.decode_bf16.decode_tokens_per_s), pytorch: peerDecodeBf16, target: '-' },
-  { metric: 'peak RSS loading in bf16 (MB)', tuneloop: num(ours.load_bf16.peak_rss_mb), pytorch: peerValue(theirs.bf16, 'peak_rss_after_load_mb'), target: 'tuneloop <= 1600 MB' },
-];
+interface Row {
+  metric: string;
+  tuneloop: number;
+  pytorch: number;
+  target: string;
+}
+const rows: Row[] = [];
+const results: Record<string, unknown> = { date: new Date().toISOString(), only: values.only ?? 'all' };
+
+if (runInfer) {
+  const engine = worker<MatmulReport>('matmul');
+  const ours = {
+    load_bf16: worker('load', 'bf16'),
+    score_fp32: worker('score', 'fp32'),
+    score_bf16: worker('score', 'bf16'),
+    decode_bf16: worker('decode', 'bf16'),
+    decode_fp32: worker('decode', 'fp32'),
+  };
+  const theirs = { fp32: peer('fp32'), bf16: peer('bf16') };
+  const peerScoreFp32 = peerValue(theirs.fp32, 'scoring.tokens_per_s');
+  const peerScoreBf16 = peerValue(theirs.bf16, 'scoring.tokens_per_s');
+  const peerDecodeFp32 = peerValue(theirs.fp32, 'decode.decode_tokens_per_s');
+  // The peer's best bf16 decoding may come from another setting than its best scoring.
+  const peerDecodeBf16 = peerValue(theirs.bf16, 'best_decode.decode_tokens_per_s');
+  rows.push(
+    { metric: 'scoring 8x128, fp32 (tokens/s)', tuneloop: num(ours.score_fp32.score_tokens_per_s), pytorch: peerScoreFp32, target: 'ratio >= 1' },
+    { metric: 'scoring 8x128, bf16 (tokens/s)', tuneloop: num(ours.score_bf16.score_tokens_per_s), pytorch: peerScoreBf16, target: 'ratio >= 1' },
+    { metric: 'greedy decode b1, bf16 weights (tokens/s) vs PyTorch fp32', tuneloop: num(ours.decode_bf16.decode_tokens_per_s), pytorch: peerDecodeFp32, target: 'ratio >= 2' },
+    { metric: 'greedy decode b1, fp32 (tokens/s)', tuneloop: num(ours.decode_fp32.decode_tokens_per_s), pytorch: peerDecodeFp32, target: '-' },
+    { metric: 'greedy decode b1, bf16 (tokens/s) vs PyTorch bf16', tuneloop: num(ours.decode_bf16.decode_tokens_per_s), pytorch: peerDecodeBf16, target: '-' },
+    { metric: 'peak RSS loading in bf16 (MB)', tuneloop: num(ours.load_bf16.peak_rss_mb), pytorch: peerValue(theirs.bf16, 'peak_rss_after_load_mb'), target: 'tuneloop <= 1600 MB' },
+  );
+  Object.assign(results, { engine, tuneloop: ours, pytorch: theirs });
+}
+
+if (runTrain) {
+  const methods = [
+    { method: 'lora', label: 'LoRA r=8 qkv' },
+    { method: 'prompt', label: 'prompt tuning 20 vt' },
+  ] as const;
+  const training: Record<string, { tuneloop: Record<string, number | string>; pytorch: Record<string, unknown> | undefined }> = {};
+  for (const { method, label } of methods) {
+    for (const mode of ['fp32', 'bf16'] as const) {
+      const ours = worker(`train-${method}`, mode);
+      const theirs = peer(mode, method);
+      training[`${method}_${mode}`] = { tuneloop: ours, pytorch: theirs };
+      log(`train ${method} ${mode}: tuneloop ${num(ours.train_tokens_per_s).toFixed(1)} tokens/s, PyTorch ${peerValue(theirs, 'tokens_per_s').toFixed(1)} tokens/s`);
+      const target = method === 'lora' && mode === 'bf16' ? 'ratio >= 1, tuneloop >= 300' : 'ratio >= 1';
+      rows.push({ metric: `train ${label}, 4x128, ${mode} (tokens/s)`, tuneloop: num(ours.train_tokens_per_s), pytorch: peerValue(theirs, 'tokens_per_s'), target });
+    }
+  }
+  for (const { method, label } of methods) {
+    const { tuneloop, pytorch } = training[`${method}_bf16`];
+    rows.push({ metric: `peak RSS training ${label}, bf16 (MB)`, tuneloop: num(tuneloop.peak_rss_mb), pytorch: peerValue(pytorch, 'peak_rss_mb'), target: '-' });
+  }
+  results.training = training;
+}
+
 const table = [
   `${'metric'.padEnd(62)} ${'tuneloop'.padStart(10)} ${'PyTorch'.padStart(10)} ${'ratio'.padStart(7)}  target`,
   ...rows.map((r) => `${r.metric.padEnd(62)} ${r.tuneloop.toFixed(1).padStart(10)} ${r.pytorch.toFixed(1).padStart(10)} ${(r.tuneloop / r.pytorch).toFixed(2).padStart(7)}  ${r.target}`),
-  '',
-  formatMatmulReport(engine),
 ];
+if (results.engine) table.push('', formatMatmulReport(results.engine as MatmulReport));
 process.stdout.write(`${table.join('\n')}\n`);
-const results = { date: new Date().toISOString(), rows, engine, tuneloop: ours, pytorch: theirs };
-const resultsPath = join(outDir, 'results.json');
+results.rows = rows;
+const resultsPath = join(outDir, values.only ? `results-${values.only}.json` : 'results.json');
 writeFileSync(`${resultsPath}.tmp`, `${JSON.stringify(results, null, 2)}\n`);
 renameSync(`${resultsPath}.tmp`, resultsPath);
 process.stdout.write(`${JSON.stringify({ rows })}\n`);

@@ -3,6 +3,7 @@
  * runner stays small (Linux carries a parent's peak RSS into the children it spawns).
  * Usage: node dist/bench/worker.js TASK MODEL_DIR [DTYPE]
  *   TASK: checkpoint (write the random model) | matmul (engine GFLOP/s) | load | score | decode
+ *         | train-lora (LoRA r=8, alpha 16 on query_key_value) | train-prompt (prompt tuning, 20 virtual tokens)
  * Prints one JSON object on stdout.
  */
 import { readFileSync } from 'node:fs';
@@ -13,6 +14,12 @@ import { SeededRandom } from '../src/inference/sampling.js';
 import { BloomModel } from '../src/models/bloom/model.js';
 import { parseBloomConfig } from '../src/models/bloom/config.js';
 import { writeRandomBloomCheckpoint } from '../src/models/bloom/random-init.js';
+import { createLoraAdapter } from '../src/peft/lora/model.js';
+import { createPromptTuningAdapter } from '../src/peft/prompt-tuning/model.js';
+import { type Trainables, forwardBackward } from '../src/train/bloom-backward.js';
+import { AdamW } from '../src/train/optimizer.js';
+import { trainableParameters } from '../src/train/trainable-parameters.js';
+import { asTrainingBackend } from '../src/train/training-backend.js';
 import { measureMatmulGflops } from './matmul.js';
 
 const [task, modelDir, dtypeName] = process.argv.slice(2);
@@ -85,6 +92,41 @@ if (task === 'score') {
   report.prefill_seconds = prefillSeconds;
   report.decode_tokens_per_s = 63 / decodeSeconds;
   report.generate_tokens_per_s = 64 / (prefillSeconds + decodeSeconds);
+} else if (task === 'train-lora' || task === 'train-prompt') {
+  // As bench/peer/train_peer.py: batch 4 x 128 random ids, no padding, labels = ids; one step is
+  // forwardBackward (loss on the shifted labels) + an AdamW update (lr 1e-3, weight decay 0.01), no clipping.
+  const batchSize = 4;
+  const seqLen = 128;
+  const random = new SeededRandom(11);
+  const trainables: Trainables =
+    task === 'train-lora'
+      ? { lora: createLoraAdapter(model.config, { r: 8, loraAlpha: 16, loraDropout: 0, targetModules: ['query_key_value'], useRslora: false }, 'default', () => random.next()) }
+      : { prompt: createPromptTuningAdapter(model, { numVirtualTokens: 20, tokenDim: model.config.hiddenSize, init: 'RANDOM', initText: null }, { random: () => random.next() }) };
+  const ids = Int32Array.from(Array.from({ length: batchSize }, (_, b) => randomIds(seqLen, 200 + b)).flat());
+  const batch = { ids, labels: ids, mask: new Uint8Array(ids.length).fill(1), batch: batchSize };
+  const optimizer = new AdamW(asTrainingBackend(backend), trainableParameters(model, trainables), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
+  const losses: number[] = [];
+  const step = () => {
+    const started = performance.now();
+    const { loss, grads } = forwardBackward(model, batch, trainables);
+    optimizer.update(grads);
+    losses.push(loss);
+    return (performance.now() - started) / 1000;
+  };
+  const warmup = step(); // warm-up: primitive creation, page faults
+  const times: number[] = [];
+  const budgetStarted = performance.now();
+  while (times.length < 3 || (times.length < 10 && performance.now() - budgetStarted < 60_000)) times.push(step());
+  report.method = task === 'train-lora' ? 'lora' : 'prompt';
+  report.trainable_parameters = [...trainableParameters(model, trainables).values()].reduce((n, p) => n + p.length, 0);
+  report.train_warmup_seconds = warmup;
+  report.train_steps = times.length;
+  report.train_step_seconds_median = median(times);
+  report.train_step_seconds_min = Math.min(...times);
+  report.train_step_seconds_max = Math.max(...times);
+  report.train_tokens_per_s = (batchSize * seqLen) / median(times);
+  report.first_loss = losses[0];
+  report.last_loss = losses[losses.length - 1];
 }
 report.peak_rss_mb = peakRssMb();
 process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -297,19 +297,23 @@ class BloomForCausalLM(nn.Module):
     # ---- forward -----------------------------------------------------------------------
 
     def forward(self, input_ids, attention_mask=None, past: KVCache | None = None,
-                output_hidden_states: bool = False, last_logits_only: bool = False):
+                output_hidden_states: bool = False, last_logits_only: bool = False, inputs_embeds=None):
         """Returns (logits [B, T, V], presents, hidden_states or None).
 
         attention_mask covers past + current tokens ([B, T_past + T]); defaults to all ones.
+        inputs_embeds ([B, T, H], instead of input_ids, which may then be None) replaces the word
+        embedding lookup, as in Hugging Face (peft's prompt tuning prepends its soft prompt there).
         """
-        b, t = input_ids.shape
+        b, t = (input_ids if inputs_embeds is None else inputs_embeds).shape[:2]
         past_len = 0 if past is None else past[0][0].shape[2]
         if attention_mask is None:
             attention_mask = torch.ones(b, past_len + t, dtype=torch.long)
         alibi = build_alibi(attention_mask, self.slopes)  # [B, nh, 1, T_k]
         masked = build_masked(attention_mask, t)  # [B, 1, T, T_k]
 
-        h = self.word_embeddings_layernorm(self.word_embeddings(input_ids))
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embeddings(input_ids)
+        h = self.word_embeddings_layernorm(inputs_embeds)
         hidden = [h] if output_hidden_states else None
         presents = []
         for i, block in enumerate(self.h):

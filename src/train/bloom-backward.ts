@@ -56,7 +56,12 @@ interface BlockTape {
   loraDown: Partial<Record<BlockLinearName, Float32Array>>;
 }
 
-const LOGIT_ROWS_PER_CHUNK = 64;
+/**
+ * Rows of `[rows, vocab]` logits (and their gradient) alive at once: 256 rows of BLOOM's 250880-word
+ * vocabulary are ~257 MB each. Fewer, larger chunks are faster: the lm_head's backward reads its whole
+ * packed weight once per chunk (64-row chunks made it ~25% slower on the BLOOM-560m benchmark).
+ */
+const LOGIT_ROWS_PER_CHUNK = 256;
 
 /**
  * Loss and gradients of BLOOM with adapters, as PyTorch's autograd computes them for
@@ -168,17 +173,21 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
     }
     return dx;
   };
+  const needsInputGradient = Boolean(trainables.prompt || trainables.layerNorms);
   let dHidden = layerNormBackward(hidden, weights.lnF, dFinal, 'ln_f');
   for (let layer = config.numLayers - 1; layer >= 0; layer--) {
     const w = weights.blocks[layer];
     const tape = tapes[layer];
-    const linearBackward = (module: BlockLinearName, params: LinearParams, x: Float32Array, dy: Float32Array) => {
-      const dx = backend.linearBackwardInput(dy, rows, params.weight);
+    /** Parameter gradients of one linear, and its input gradient unless `needInput` is false. */
+    function linearBackward(module: BlockLinearName, params: LinearParams, x: Float32Array, dy: Float32Array): Float32Array;
+    function linearBackward(module: BlockLinearName, params: LinearParams, x: Float32Array, dy: Float32Array, needInput: boolean): Float32Array | undefined;
+    function linearBackward(module: BlockLinearName, params: LinearParams, x: Float32Array, dy: Float32Array, needInput = true) {
+      const dx = needInput ? backend.linearBackwardInput(dy, rows, params.weight) : undefined;
       if (trainables.biases) accumulate(`${modulePath(layer, module)}.bias`, backend.sumRows(dy, rows, params.bias.length));
       const lora = trainables.lora?.layer(layer, module);
       if (lora) loraBackward(backend, lora, x, tape.loraDown[module]!, dy, rows, dx, accumulate, `base_model.model.${modulePath(layer, module)}`);
       return dx;
-    };
+    }
     // MLP: output = dense_4h_to_h(gelu(dense_h_to_4h(LN2(afterAttention)))) + afterAttention.
     const dPostGelu = linearBackward('dense_4h_to_h', w.dense4hToH, tape.postGelu, dHidden);
     const dPreGelu = backend.geluBackward(tape.preGelu, dPostGelu);
@@ -188,20 +197,25 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
     // Attention: afterAttention = dense(attention(qkv(LN1(input)))) + input.
     const dContext = linearBackward('dense', w.dense, tape.context, dAfterAttention);
     const dQkv = backend.attentionBackward(attentionArgs(tape.qkv), dContext);
-    const dAttentionInput = linearBackward('query_key_value', w.queryKeyValue, tape.attentionInput, dQkv);
+    // Below the first block's query_key_value only LayerNorm tuning and the soft prompt have
+    // parameters; without them (LoRA, bias tuning) backward stops there, as autograd does.
+    const dAttentionInput = linearBackward('query_key_value', w.queryKeyValue, tape.attentionInput, dQkv, layer > 0 || needsInputGradient);
+    if (!dAttentionInput) break;
     const dInput = layerNormBackward(tape.input, w.inputLayernorm, dAttentionInput, `h.${layer}.input_layernorm`);
     backend.addInPlace(dInput, dAfterAttention);
     dHidden = dInput;
   }
-  const dInputEmbeddings = layerNormBackward(inputEmbeddings, weights.wordEmbeddingsLayernorm, dHidden, 'word_embeddings_layernorm');
-  if (trainables.prompt) {
-    // Every row starts with the same soft prompt, so its gradient sums over the batch.
-    const dPrompt = new Float32Array(virtual * h);
-    for (let b = 0; b < batch.batch; b++) {
-      const rowStart = b * seq * h;
-      for (let i = 0; i < virtual * h; i++) dPrompt[i] += dInputEmbeddings[rowStart + i];
+  if (needsInputGradient) {
+    const dInputEmbeddings = layerNormBackward(inputEmbeddings, weights.wordEmbeddingsLayernorm, dHidden, 'word_embeddings_layernorm');
+    if (trainables.prompt) {
+      // Every row starts with the same soft prompt, so its gradient sums over the batch.
+      const dPrompt = new Float32Array(virtual * h);
+      for (let b = 0; b < batch.batch; b++) {
+        const rowStart = b * seq * h;
+        for (let i = 0; i < virtual * h; i++) dPrompt[i] += dInputEmbeddings[rowStart + i];
+      }
+      accumulate('prompt_embeddings', dPrompt);
     }
-    accumulate('prompt_embeddings', dPrompt);
   }
   return { loss: lossSum / counted, counted, grads };
 }
@@ -214,7 +228,7 @@ function loraForward(backend: TrainingBackend, lora: LoraLayer, x: Float32Array,
   return down;
 }
 
-/** Gradients of y += s·(x·Aᵀ)·Bᵀ: dB = s·dyᵀ·down, dA = (s·dy·B)ᵀ·x, and dx += (s·dy·B)·A. */
+/** Gradients of y += s·(x·Aᵀ)·Bᵀ: dB = s·dyᵀ·down, dA = (s·dy·B)ᵀ·x, and dx += (s·dy·B)·A (when dx is given). */
 function loraBackward(
   backend: TrainingBackend,
   lora: LoraLayer,
@@ -222,7 +236,7 @@ function loraBackward(
   down: Float32Array,
   dy: Float32Array,
   rows: number,
-  dx: Float32Array,
+  dx: Float32Array | undefined,
   accumulate: (name: string, grad: Float32Array) => void,
   prefix: string,
 ): void {
@@ -233,6 +247,6 @@ function loraBackward(
   for (let i = 0; i < dDown.length; i++) dDown[i] *= scaling;
   accumulate(`${prefix}.lora_A.weight`, backend.matmul(dDown, x, r, rows, inFeatures, { transposeA: true }));
   accumulate(`${prefix}.lora_B.weight`, dB);
-  backend.addInPlace(dx, backend.matmul(dDown, lora.a, rows, r, inFeatures));
+  if (dx) backend.addInPlace(dx, backend.matmul(dDown, lora.a, rows, r, inFeatures));
 }
 
