@@ -17,6 +17,7 @@ import { SafetensorsFile } from '../../src/formats/safetensors.js';
 import { alibiSlopes } from '../../src/models/bloom/alibi.js';
 import { referenceDir } from './paths.js';
 import { maxAbsDiff } from './reference.js';
+import { randomF32, rng } from './numeric.js';
 
 export type TrainingBackend = Backend & GradientOps;
 
@@ -27,24 +28,6 @@ export interface GradientCheck {
 
 const STEP = 1e-2;
 const GRADIENT_RTOL = 1e-3;
-
-/** mulberry32: a small seeded generator, so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomF32(n: number, random: () => number, scale = 1, offset = 0): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = offset + (random() * 2 - 1) * scale;
-  return out;
-}
 
 function f32Tensor(shape: [number, number], data: Float32Array): Tensor {
   return { dtype: 'f32', shape, data };

@@ -15,6 +15,7 @@ import { TypeScriptBackend } from '../../../src/engine/backends/typescript.js';
 import { loadNativeBackend, NativeWeight, type NativeBackend } from '../../../src/engine/backends/native.js';
 import type { Tensor } from '../../../src/engine/tensor.js';
 import { gradientChecks } from '../../helpers/gradient-checks.js';
+import { rng, randomF32, assertClose } from '../../helpers/numeric.js';
 
 let native: NativeBackend | undefined;
 let skipReason: string | false = false;
@@ -30,44 +31,6 @@ const reference = new TypeScriptBackend();
 /** Tests that need the addon; skipped with the load failure when it is not built. */
 function nativeTest(name: string, body: (backend: NativeBackend) => void): void {
   test(name, { skip: skipReason }, () => body(native!));
-}
-
-/** mulberry32: a small seeded generator, so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomF32(n: number, random: () => number, scale = 1, offset = 0): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = offset + (random() * 2 - 1) * scale;
-  return out;
-}
-
-function rms(values: ArrayLike<number>): number {
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += values[i] * values[i];
-  return Math.sqrt(sum / Math.max(1, values.length));
-}
-
-/** |actual - expected| <= rtol * (|expected| + RMS(expected)) + atol, elementwise. */
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, label: string, atol = 0): void {
-  assert.equal(actual.length, expected.length, `${label}: length`);
-  const scale = rms(expected);
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i];
-    const e = expected[i];
-    const bound = rtol * (Math.abs(e) + scale) + atol;
-    if (!(Math.abs(a - e) <= bound)) {
-      assert.fail(`${label}: element ${i} is ${a}, expected ${e} (|diff| ${Math.abs(a - e)} > ${bound})`);
-    }
-  }
 }
 
 function f32Tensor(shape: [number, number], data: Float32Array): Tensor {
