@@ -10,13 +10,18 @@ function isNamed(value: unknown, name: string): boolean {
   return value instanceof Error && value.name === name;
 }
 
-/** A model file (safetensors, index, config) is unreadable, corrupt, or disagrees with the config. */
-export class CheckpointError extends TuneloopError {
-  readonly name = 'CheckpointError';
+/** Where in a file a problem lies: a tensor, or a field of a JSON file. */
+export interface FileLocation {
+  readonly tensor?: string;
+  readonly field?: string;
+}
+
+/** An error in a file, its message `FILE (tensor "T"): detail` or `FILE (field "F"): detail`. */
+abstract class FileError extends TuneloopError {
   constructor(
     readonly file: string,
     readonly detail: string,
-    readonly location: { readonly tensor?: string; readonly field?: string } = {},
+    readonly location: FileLocation = {},
     options?: { cause?: unknown },
   ) {
     const where = location.tensor ? ` (tensor "${location.tensor}")` : location.field ? ` (field "${location.field}")` : '';
@@ -28,6 +33,11 @@ export class CheckpointError extends TuneloopError {
   get field(): string | undefined {
     return this.location.field;
   }
+}
+
+/** A model file (safetensors, index, config) is unreadable, corrupt, or disagrees with the config. */
+export class CheckpointError extends FileError {
+  readonly name = 'CheckpointError';
   static isInstance(value: unknown): value is CheckpointError {
     return isNamed(value, 'CheckpointError');
   }
@@ -59,17 +69,8 @@ export class BackendUnavailableError extends TuneloopError {
 }
 
 /** A PEFT adapter directory is unreadable, malformed, or made for another base model. */
-export class AdapterError extends TuneloopError {
+export class AdapterError extends FileError {
   readonly name = 'AdapterError';
-  constructor(
-    readonly file: string,
-    readonly detail: string,
-    readonly location: { readonly tensor?: string; readonly field?: string } = {},
-    options?: { cause?: unknown },
-  ) {
-    const where = location.tensor ? ` (tensor "${location.tensor}")` : location.field ? ` (field "${location.field}")` : '';
-    super(`${file}${where}: ${detail}`, options);
-  }
   static isInstance(value: unknown): value is AdapterError {
     return isNamed(value, 'AdapterError');
   }
