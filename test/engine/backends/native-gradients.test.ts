@@ -8,30 +8,16 @@
  * (the reference sums in float64, the native kernels in float32 blocks or oneDNN's order); the loss
  * sum and AdamW are held tighter.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AttentionArgs, Weight } from '../../../src/engine/backend.js';
 import { TypeScriptBackend } from '../../../src/engine/backends/typescript.js';
-import { loadNativeBackend, NativeWeight, type NativeBackend } from '../../../src/engine/backends/native.js';
+import { NativeWeight } from '../../../src/engine/backends/native.js';
+import { nativeTest } from '../../helpers/native-test.js';
 import type { Tensor } from '../../../src/engine/tensor.js';
 import { gradientChecks } from '../../helpers/gradient-checks.js';
 import { rng, randomF32, assertClose } from '../../helpers/numeric.js';
 
-let native: NativeBackend | undefined;
-let skipReason: string | false = false;
-try {
-  native = loadNativeBackend();
-} catch (error) {
-  // CI sets TUNELOOP_REQUIRE_NATIVE=1 so that a missing addon fails instead of skipping.
-  if (process.env.TUNELOOP_REQUIRE_NATIVE === '1') throw error;
-  skipReason = `native addon unavailable: ${(error as Error).message}`;
-}
 const reference = new TypeScriptBackend();
-
-/** Tests that need the addon; skipped with the load failure when it is not built. */
-function nativeTest(name: string, body: (backend: NativeBackend) => void): void {
-  test(name, { skip: skipReason }, () => body(native!));
-}
 
 function f32Tensor(shape: [number, number], data: Float32Array): Tensor {
   return { dtype: 'f32', shape, data };

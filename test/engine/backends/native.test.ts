@@ -8,30 +8,16 @@
  * float64 in the reference); the looser bound leaves room for longer rows. Gathers, conversions
  * and the residual add must be bit-exact.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Backend, Weight } from '../../../src/engine/backend.js';
 import { TypeScriptBackend } from '../../../src/engine/backends/typescript.js';
-import { loadNativeBackend, NativeWeight, type NativeBackend } from '../../../src/engine/backends/native.js';
+import { NativeWeight } from '../../../src/engine/backends/native.js';
+import { nativeTest } from '../../helpers/native-test.js';
 import { f32ArrayToBf16 } from '../../../src/engine/dtype.js';
 import type { Tensor } from '../../../src/engine/tensor.js';
 import { rng, randomF32, assertClose } from '../../helpers/numeric.js';
 
-let native: NativeBackend | undefined;
-let skipReason: string | false = false;
-try {
-  native = loadNativeBackend();
-} catch (error) {
-  // CI sets TUNELOOP_REQUIRE_NATIVE=1 so that a missing addon fails instead of skipping.
-  if (process.env.TUNELOOP_REQUIRE_NATIVE === '1') throw error;
-  skipReason = `native addon unavailable: ${(error as Error).message}`;
-}
 const reference = new TypeScriptBackend();
-
-/** Tests that need the addon; skipped with the load failure when it is not built. */
-function nativeTest(name: string, body: (backend: NativeBackend) => void): void {
-  test(name, { skip: skipReason }, () => body(native!));
-}
 
 function assertBitsEqual(actual: Float32Array, expected: Float32Array, label: string): void {
   assert.deepEqual(new Uint32Array(actual.buffer, actual.byteOffset, actual.length), new Uint32Array(expected.buffer, expected.byteOffset, expected.length), label);
