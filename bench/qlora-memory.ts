@@ -110,7 +110,7 @@ if (mode === '560m') {
   const weights = loadBloomWeights(randomTensors(1), BLOOM_7B1, backend, 'bf16', () => {
     if (++loaded % 60 === 0) report(`  ${loaded} tensors`);
   }, { quantization: 'nf4', doubleQuant: true });
-  model = new BloomModel(BLOOM_7B1, weights, backend, 'bf16');
+  model = new BloomModel(BLOOM_7B1, weights, backend, 'bf16', undefined, 'nf4');
 }
 const loadSeconds = (performance.now() - start) / 1000;
 const weightBytes = (w: unknown) => (w as { bytes?: number }).bytes ?? 0;

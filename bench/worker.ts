@@ -104,7 +104,7 @@ if (task === 'score') {
       : { prompt: createPromptTuningAdapter(model, { numVirtualTokens: 20, tokenDim: model.config.hiddenSize, init: 'RANDOM', initText: null }, { random: () => random.next() }) };
   const ids = Int32Array.from(Array.from({ length: batchSize }, (_, b) => randomIds(seqLen, 200 + b)).flat());
   const batch = { ids, labels: ids, mask: new Uint8Array(ids.length).fill(1), batch: batchSize };
-  const optimizer = new AdamW(asTrainingBackend(backend), trainableParameters(model, trainables), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
+  const optimizer = new AdamW(asTrainingBackend(backend), trainableParameters(trainables), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
   const losses: number[] = [];
   const step = () => {
     const started = performance.now();
@@ -118,7 +118,7 @@ if (task === 'score') {
   const budgetStarted = performance.now();
   while (times.length < 3 || (times.length < 10 && performance.now() - budgetStarted < 60_000)) times.push(step());
   report.method = task === 'train-lora' ? 'lora' : 'prompt';
-  report.trainable_parameters = [...trainableParameters(model, trainables).values()].reduce((n, p) => n + p.length, 0);
+  report.trainable_parameters = [...trainableParameters(trainables).values()].reduce((n, p) => n + p.length, 0);
   report.train_warmup_seconds = warmup;
   report.train_steps = times.length;
   report.train_step_seconds_median = median(times);

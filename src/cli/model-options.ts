@@ -5,7 +5,7 @@ import { InvalidInputError } from '../errors.js';
 import { BloomModel } from '../models/bloom/model.js';
 import type { CausalLM } from '../models/causal-lm.js';
 import { applyAdapter } from '../peft/apply-adapter.js';
-import type { ComputeDType } from '../models/bloom/weights.js';
+import type { ComputeDType, WeightQuantizationOptions } from '../models/bloom/weights.js';
 import { type BloomTokenizer, loadTokenizer } from '../tokenizer/tokenizer.js';
 import { ProgressBar, note } from './progress.js';
 
@@ -47,7 +47,7 @@ export async function loadModelForCli(values: { model?: string; adapter?: string
   return adapted;
 }
 
-export async function loadBaseModelForCli(values: { model?: string; dtype: string; backend: string }): Promise<BloomModel> {
+export async function loadBaseModelForCli(values: { model?: string; dtype: string; backend: string }, quantization: WeightQuantizationOptions = {}): Promise<BloomModel> {
   const dir = requireModelDir(values.model);
   const dtype = parseDType(values.dtype);
   if (!['auto', 'native', 'typescript'].includes(values.backend)) {
@@ -58,8 +58,9 @@ export async function loadBaseModelForCli(values: { model?: string; dtype: strin
   const model = BloomModel.load(dir, {
     backend,
     dtype,
+    ...quantization,
     onTensorLoaded: (_, loaded, total) => {
-      bar ??= new ProgressBar(`loading ${dir} (${dtype}, ${backend.name} backend)`, total);
+      bar ??= new ProgressBar(`loading ${dir} (${quantization.quantization ? `${quantization.quantization} weights, ` : ''}${dtype}, ${backend.name} backend)`, total);
       bar.update(loaded);
     },
   });

@@ -43,18 +43,27 @@ export function readAdapterFiles(dir: string): AdapterFiles {
 }
 
 /**
- * Writes adapter_config.json and adapter_model.safetensors into `dir` all at once: both go to a
- * sibling temporary directory that replaces `dir` only when complete, so an interrupted save never
- * leaves a half-written adapter.
+ * Writes adapter_config.json and adapter_model.safetensors into `dir` all at once (see
+ * writeDirectoryAtomically), so an interrupted save never leaves a half-written adapter.
  */
 export function writeAdapterFiles(dir: string, config: Record<string, unknown>, tensors: Map<string, Tensor>): void {
+  writeDirectoryAtomically(dir, (staging) => {
+    writeFileSync(join(staging, ADAPTER_CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+    writeSafetensors(join(staging, ADAPTER_WEIGHTS_FILE), tensors, { format: 'pt' });
+  });
+}
+
+/**
+ * Fills a sibling temporary directory with `write`, then puts it in place of `dir` only when complete:
+ * readers see the old directory or the new one, never a mix.
+ */
+export function writeDirectoryAtomically(dir: string, write: (staging: string) => void): void {
   const parent = dirname(dir);
   mkdirSync(parent, { recursive: true });
   const staging = join(parent, `.${basename(dir)}.tmp-${process.pid}`);
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging);
-  writeFileSync(join(staging, ADAPTER_CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
-  writeSafetensors(join(staging, ADAPTER_WEIGHTS_FILE), tensors, { format: 'pt' });
+  write(staging);
   if (existsSync(dir)) {
     const previous = join(parent, `.${basename(dir)}.old-${process.pid}`);
     renameSync(dir, previous);

@@ -1,11 +1,13 @@
 import type { AttentionArgs } from '../engine/backend.js';
 import { InvalidInputError } from '../errors.js';
+import { SeededRandom } from '../inference/sampling.js';
 import type { BloomModel, BlockLinearName } from '../models/bloom/model.js';
 import type { LayerNormParams, LinearParams } from '../models/bloom/weights.js';
 import { modulePath } from '../peft/lora/config.js';
 import type { LoraLayer } from '../peft/lora/layer.js';
 import type { LoraAdapter } from '../peft/lora/model.js';
 import type { PromptTuningAdapter } from '../peft/prompt-tuning/model.js';
+import type { SelectiveTuning } from '../peft/selective/model.js';
 import { asTrainingBackend, type TrainingBackend } from './training-backend.js';
 
 /** Ignored label, as PyTorch's cross-entropy ignore_index. */
@@ -24,10 +26,18 @@ export interface TrainingBatch {
 export interface Trainables {
   readonly lora?: LoraAdapter;
   readonly prompt?: PromptTuningAdapter;
-  /** Selective tuning: every bias of the block linears. */
-  readonly biases?: boolean;
-  /** Selective tuning (peft's LN tuning): every LayerNorm weight and bias. */
-  readonly layerNorms?: boolean;
+  /** Selective tuning: biases, LayerNorm parameters or named tensors of the model itself. */
+  readonly selective?: SelectiveTuning;
+}
+
+export interface ForwardBackwardOptions {
+  /**
+   * Seeds this micro-batch's LoRA dropout masks (peft applies dropout to a LoRA layer's input while
+   * training). Without a seed no dropout is applied, as in evaluation.
+   */
+  readonly dropoutSeed?: number;
+  /** false: the loss only, no backward pass (validation). Default true. */
+  readonly gradients?: boolean;
 }
 
 export interface StepResult {
@@ -52,8 +62,16 @@ interface BlockTape {
   mlpInput: Float32Array;
   preGelu: Float32Array;
   postGelu: Float32Array;
-  /** x·Aᵀ of each LoRA layer, kept for its backward. */
-  loraDown: Partial<Record<BlockLinearName, Float32Array>>;
+  /** Each LoRA layer's input after dropout and x·Aᵀ, kept for its backward. */
+  lora: Partial<Record<BlockLinearName, LoraTape>>;
+}
+
+interface LoraTape {
+  /** The layer input after dropout (the input itself when there is no dropout). */
+  readonly input: Float32Array;
+  /** Which inputs dropout kept, scaled by 1/(1-p); absent without dropout. */
+  readonly keep?: Float32Array;
+  readonly down: Float32Array;
 }
 
 /**
@@ -69,7 +87,7 @@ const LOGIT_ROWS_PER_CHUNK = 256;
  * shifted labels, then the blocks in reverse, each backward op beside the forward op it undoes.
  * The lm_head runs in chunks of rows, so the `[rows, vocab]` logits never exist whole.
  */
-export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainables: Trainables): StepResult {
+export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainables: Trainables, options: ForwardBackwardOptions = {}): StepResult {
   const backend = asTrainingBackend(model.backend);
   const { config } = model;
   const h = config.hiddenSize;
@@ -82,6 +100,8 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
   const seq = virtual + tokenLen;
   const rows = batch.batch * seq;
   const grads = new Map<string, Float32Array>();
+  const selective = trainables.selective;
+  const dropout = options.dropoutSeed === undefined ? undefined : new SeededRandom(options.dropoutSeed);
   const accumulate = (name: string, grad: Float32Array) => {
     const existing = grads.get(name);
     if (!existing) grads.set(name, grad);
@@ -126,11 +146,11 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
   let hidden = embeddings;
   for (let layer = 0; layer < config.numLayers; layer++) {
     const w = weights.blocks[layer];
-    const loraDown: BlockTape['loraDown'] = {};
+    const loraTapes: BlockTape['lora'] = {};
     const linear = (module: BlockLinearName, params: LinearParams, x: Float32Array) => {
       const y = backend.linear(x, rows, params.weight, params.bias);
       const lora = trainables.lora?.layer(layer, module);
-      if (lora) loraDown[module] = loraForward(backend, lora, x, rows, y);
+      if (lora) loraTapes[module] = loraForward(backend, lora, x, rows, y, dropout && trainables.lora!.config.loraDropout > 0 ? { p: trainables.lora!.config.loraDropout, random: dropout } : undefined);
       return y;
     };
     const attentionInput = backend.layerNorm(hidden, w.inputLayernorm.weight, w.inputLayernorm.bias, eps);
@@ -143,7 +163,7 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
     const postGelu = backend.gelu(preGelu);
     const output = linear('dense_4h_to_h', w.dense4hToH, postGelu);
     backend.addInPlace(output, afterAttention);
-    tapes.push({ input: hidden, attentionInput, qkv, context, afterAttention, mlpInput, preGelu, postGelu, loraDown });
+    tapes.push({ input: hidden, attentionInput, qkv, context, afterAttention, mlpInput, preGelu, postGelu, lora: loraTapes });
     hidden = output;
   }
   const final = backend.layerNorm(hidden, weights.lnF.weight, weights.lnF.bias, eps);
@@ -153,7 +173,8 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
   for (let i = 0; i < rows; i++) if (targets[i] !== IGNORE_INDEX) counted++;
   if (counted === 0) throw new InvalidInputError('labels', 'every label is -100: the batch has nothing to learn from');
   let lossSum = 0;
-  const dFinal = new Float32Array(rows * h);
+  const wantGradients = options.gradients ?? true;
+  const dFinal = new Float32Array(wantGradients ? rows * h : 0);
   for (let start = 0; start < rows; start += LOGIT_ROWS_PER_CHUNK) {
     const n = Math.min(LOGIT_ROWS_PER_CHUNK, rows - start);
     const chunkTargets = targets.subarray(start, start + n);
@@ -161,21 +182,21 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
     const logits = model.logits(final.subarray(start * h, (start + n) * h), n);
     const { lossSum: chunkLoss, dLogits } = backend.crossEntropy(logits, config.vocabSize, chunkTargets, 1 / counted);
     lossSum += chunkLoss;
-    dFinal.set(backend.linearBackwardInput(dLogits, n, weights.lmHead), start * h);
+    if (wantGradients) dFinal.set(backend.linearBackwardInput(dLogits, n, weights.lmHead), start * h);
   }
+  if (!wantGradients) return { loss: lossSum / counted, counted, grads };
 
   // Backward through the blocks.
   const layerNormBackward = (x: Float32Array, params: LayerNormParams, dy: Float32Array, name: string) => {
     const { dx, dGamma, dBeta } = backend.layerNormBackward(x, params.weight, dy, eps);
-    if (trainables.layerNorms) {
-      accumulate(`transformer.${name}.weight`, dGamma);
-      accumulate(`transformer.${name}.bias`, dBeta);
-    }
+    if (selective?.has(`transformer.${name}.weight`)) accumulate(`transformer.${name}.weight`, dGamma);
+    if (selective?.has(`transformer.${name}.bias`)) accumulate(`transformer.${name}.bias`, dBeta);
     return dx;
   };
-  const needsInputGradient = Boolean(trainables.prompt || trainables.layerNorms);
+  // Backward goes down only as far as the lowest trained parameter, as autograd does.
+  const lowest = lowestTrainedLayer(trainables);
   let dHidden = layerNormBackward(hidden, weights.lnF, dFinal, 'ln_f');
-  for (let layer = config.numLayers - 1; layer >= 0; layer--) {
+  for (let layer = config.numLayers - 1; layer >= 0 && layer >= lowest; layer--) {
     const w = weights.blocks[layer];
     const tape = tapes[layer];
     /** Parameter gradients of one linear, and its input gradient unless `needInput` is false. */
@@ -183,9 +204,11 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
     function linearBackward(module: BlockLinearName, params: LinearParams, x: Float32Array, dy: Float32Array, needInput: boolean): Float32Array | undefined;
     function linearBackward(module: BlockLinearName, params: LinearParams, x: Float32Array, dy: Float32Array, needInput = true) {
       const dx = needInput ? backend.linearBackwardInput(dy, rows, params.weight) : undefined;
-      if (trainables.biases) accumulate(`${modulePath(layer, module)}.bias`, backend.sumRows(dy, rows, params.bias.length));
+      const path = modulePath(layer, module);
+      if (selective?.has(`${path}.bias`)) accumulate(`${path}.bias`, backend.sumRows(dy, rows, params.bias.length));
+      if (selective?.has(`${path}.weight`)) accumulate(`${path}.weight`, backend.matmul(dy, x, params.weight.outFeatures, rows, params.weight.inFeatures, { transposeA: true }));
       const lora = trainables.lora?.layer(layer, module);
-      if (lora) loraBackward(backend, lora, x, tape.loraDown[module]!, dy, rows, dx, accumulate, `base_model.model.${modulePath(layer, module)}`);
+      if (lora) loraBackward(backend, lora, tape.lora[module]!, dy, rows, dx, accumulate, `base_model.model.${path}`);
       return dx;
     }
     // MLP: output = dense_4h_to_h(gelu(dense_h_to_4h(LN2(afterAttention)))) + afterAttention.
@@ -197,15 +220,15 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
     // Attention: afterAttention = dense(attention(qkv(LN1(input)))) + input.
     const dContext = linearBackward('dense', w.dense, tape.context, dAfterAttention);
     const dQkv = backend.attentionBackward(attentionArgs(tape.qkv), dContext);
-    // Below the first block's query_key_value only LayerNorm tuning and the soft prompt have
-    // parameters; without them (LoRA, bias tuning) backward stops there, as autograd does.
-    const dAttentionInput = linearBackward('query_key_value', w.queryKeyValue, tape.attentionInput, dQkv, layer > 0 || needsInputGradient);
+    const inputLayerNormTrained = selective?.has(`transformer.h.${layer}.input_layernorm.weight`) || selective?.has(`transformer.h.${layer}.input_layernorm.bias`);
+    const dAttentionInput = linearBackward('query_key_value', w.queryKeyValue, tape.attentionInput, dQkv, layer > lowest || Boolean(inputLayerNormTrained));
     if (!dAttentionInput) break;
     const dInput = layerNormBackward(tape.input, w.inputLayernorm, dAttentionInput, `h.${layer}.input_layernorm`);
+    if (layer <= lowest) break;
     backend.addInPlace(dInput, dAfterAttention);
     dHidden = dInput;
   }
-  if (needsInputGradient) {
+  if (lowest < 0) {
     const dInputEmbeddings = layerNormBackward(inputEmbeddings, weights.wordEmbeddingsLayernorm, dHidden, 'word_embeddings_layernorm');
     if (trainables.prompt) {
       // Every row starts with the same soft prompt, so its gradient sums over the batch.
@@ -220,20 +243,61 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
   return { loss: lossSum / counted, counted, grads };
 }
 
-/** y += s·(x·Aᵀ)·Bᵀ; returns x·Aᵀ for the backward. */
-function loraForward(backend: TrainingBackend, lora: LoraLayer, x: Float32Array, rows: number, y: Float32Array): Float32Array {
-  const down = backend.matmul(x, lora.a, rows, lora.inFeatures, lora.r, { transposeB: true });
-  const up = backend.matmul(down, lora.b, rows, lora.r, lora.outFeatures, { transposeB: true });
-  for (let i = 0; i < y.length; i++) y[i] += lora.scaling * up[i];
-  return down;
+/**
+ * The lowest block whose input needs a gradient: -1 when something below the blocks trains (the soft
+ * prompt, word_embeddings_layernorm), else the lowest layer holding a trained parameter.
+ */
+function lowestTrainedLayer(trainables: Trainables): number {
+  if (trainables.prompt) return -1;
+  let lowest = Infinity;
+  for (const key of trainables.lora?.layers.keys() ?? []) lowest = Math.min(lowest, Number(key.split('.')[0]));
+  for (const name of trainables.selective?.names ?? []) {
+    if (name.startsWith('transformer.word_embeddings_layernorm.')) return -1;
+    const layer = /^transformer\.h\.(\d+)\./.exec(name);
+    if (layer) lowest = Math.min(lowest, Number(layer[1]));
+  }
+  return lowest;
 }
 
-/** Gradients of y += s·(x·Aᵀ)·Bᵀ: dB = s·dyᵀ·down, dA = (s·dy·B)ᵀ·x, and dx += (s·dy·B)·A (when dx is given). */
-function loraBackward(
+/**
+ * y += s·(dropout(x)·Aᵀ)·Bᵀ, as peft's LoRA layer in training mode (inverted dropout: kept inputs scaled
+ * by 1/(1-p)). Returns what the backward needs.
+ */
+function loraForward(
   backend: TrainingBackend,
   lora: LoraLayer,
   x: Float32Array,
-  down: Float32Array,
+  rows: number,
+  y: Float32Array,
+  dropout: { p: number; random: SeededRandom } | undefined,
+): LoraTape {
+  let input = x;
+  let keep: Float32Array | undefined;
+  if (dropout) {
+    const scale = 1 / (1 - dropout.p);
+    keep = new Float32Array(x.length);
+    input = new Float32Array(x.length);
+    for (let i = 0; i < x.length; i++) {
+      if (dropout.random.next() >= dropout.p) {
+        keep[i] = scale;
+        input[i] = x[i] * scale;
+      }
+    }
+  }
+  const down = backend.matmul(input, lora.a, rows, lora.inFeatures, lora.r, { transposeB: true });
+  const up = backend.matmul(down, lora.b, rows, lora.r, lora.outFeatures, { transposeB: true });
+  for (let i = 0; i < y.length; i++) y[i] += lora.scaling * up[i];
+  return { input, keep, down };
+}
+
+/**
+ * Gradients of y += s·(x̃·Aᵀ)·Bᵀ with x̃ = dropout(x): dB = s·dyᵀ·down, dA = (s·dy·B)ᵀ·x̃, and
+ * dx += keep ⊙ ((s·dy·B)·A) (when dx is given).
+ */
+function loraBackward(
+  backend: TrainingBackend,
+  lora: LoraLayer,
+  tape: LoraTape,
   dy: Float32Array,
   rows: number,
   dx: Float32Array | undefined,
@@ -241,12 +305,15 @@ function loraBackward(
   prefix: string,
 ): void {
   const { r, inFeatures, outFeatures, scaling } = lora;
-  const dB = backend.matmul(dy, down, outFeatures, rows, r, { transposeA: true });
+  const dB = backend.matmul(dy, tape.down, outFeatures, rows, r, { transposeA: true });
   for (let i = 0; i < dB.length; i++) dB[i] *= scaling;
   const dDown = backend.matmul(dy, lora.b, rows, outFeatures, r);
   for (let i = 0; i < dDown.length; i++) dDown[i] *= scaling;
-  accumulate(`${prefix}.lora_A.weight`, backend.matmul(dDown, x, r, rows, inFeatures, { transposeA: true }));
+  accumulate(`${prefix}.lora_A.weight`, backend.matmul(dDown, tape.input, r, rows, inFeatures, { transposeA: true }));
   accumulate(`${prefix}.lora_B.weight`, dB);
-  if (dx) backend.addInPlace(dx, backend.matmul(dDown, lora.a, rows, r, inFeatures));
+  if (!dx) return;
+  const dInput = backend.matmul(dDown, lora.a, rows, r, inFeatures);
+  if (tape.keep) for (let i = 0; i < dInput.length; i++) dInput[i] *= tape.keep[i];
+  backend.addInPlace(dx, dInput);
 }
 

@@ -6,6 +6,7 @@ import { SeededRandom } from '../inference/sampling.js';
 import type { BloomModel } from '../models/bloom/model.js';
 import { createLoraAdapter } from '../peft/lora/model.js';
 import { createPromptTuningAdapter } from '../peft/prompt-tuning/model.js';
+import { SelectiveTuning } from '../peft/selective/model.js';
 import type { BloomTokenizer } from '../tokenizer/tokenizer.js';
 import type { Trainables, TrainingBatch } from './bloom-backward.js';
 import type { TaskConfig, TrainConfig } from './config.js';
@@ -58,6 +59,7 @@ function createTrainables(model: BloomModel, config: TrainConfig, tokenizer: Blo
   const method = config.method;
   switch (method.type) {
     case 'lora':
+    case 'qlora':
       return { lora: createLoraAdapter(model.config, { r: method.r, loraAlpha: method.loraAlpha, loraDropout: method.loraDropout, targetModules: method.targetModules, useRslora: method.useRslora }, 'default', next) };
     case 'prompt_tuning':
       return {
@@ -68,17 +70,19 @@ function createTrainables(model: BloomModel, config: TrainConfig, tokenizer: Blo
         ),
       };
     case 'bias':
-      return { biases: true };
+      return { selective: SelectiveTuning.create(model, { kind: 'bias' }) };
     case 'layernorm':
-      return { layerNorms: true };
+      return { selective: SelectiveTuning.create(model, { kind: 'layernorm', targetModules: method.targetModules ?? undefined }) };
+    case 'selective':
+      return { selective: SelectiveTuning.create(model, { kind: 'named', patterns: method.parameters }) };
   }
 }
 
 /**
  * Trains one adapter per task on a shared frozen base: for each task, load and tokenize its data, split
  * off validation when no file is given, train, and save the adapter in peft's format with a summary.
- * Selectively tuned parameters (bias, layernorm) are saved as the tuned tensors with checkpoint names,
- * then restored so the next task starts from the same base.
+ * Selectively tuned tensors are saved (LN tuning in peft's format) and then restored, so the next task
+ * starts from the same base.
  */
 export async function trainTasks(model: BloomModel, tokenizer: BloomTokenizer, config: TrainConfig, hooks: TaskRunHooks = {}): Promise<TaskResult[]> {
   const results: TaskResult[] = [];
@@ -96,7 +100,6 @@ async function trainTask(model: BloomModel, tokenizer: BloomTokenizer, config: T
   const trainBatches = batchesOf(split.train, config, tokenizer, seed);
   const validationBatches = split.validation.length > 0 ? batchesOf(split.validation, config, tokenizer, seed + 1) : [];
   const trainables = createTrainables(model, config, tokenizer, seed);
-  const frozenCopies = new Map([...trainableParameters(model, { biases: trainables.biases, layerNorms: trainables.layerNorms })].map(([n, p]) => [n, Float32Array.from(p)]));
   const stepsPerEpoch = Math.ceil(trainBatches.length / config.training.gradientAccumulation);
   hooks.onTaskStart?.(task.name, {
     trainExamples: split.train.length,
@@ -129,15 +132,10 @@ async function trainTask(model: BloomModel, tokenizer: BloomTokenizer, config: T
   const baseName = config.model;
   if (trainables.lora) trainables.lora.save(adapterDir, baseName);
   else if (trainables.prompt) trainables.prompt.save(adapterDir, { name: baseName, numLayers: model.config.numLayers, numHeads: model.config.numHeads });
-  else {
-    // Selective tuning: the tuned tensors under their checkpoint names, then the base restored.
-    const tuned = new Map<string, Tensor>();
-    for (const [name, live] of trainableParameters(model, trainables)) {
-      tuned.set(name, { dtype: 'f32', shape: [live.length], data: Float32Array.from(live) });
-      live.set(frozenCopies.get(name)!);
-    }
-    mkdirSync(adapterDir, { recursive: true });
-    writeSafetensors(join(adapterDir, 'tuned_parameters.safetensors'), tuned);
+  else if (trainables.selective) {
+    // The tuned tensors are saved, then the base restored so the next task starts from it.
+    trainables.selective.save(adapterDir, baseName);
+    trainables.selective.restore();
   }
   const summaryPath = join(taskDir, 'training_summary.json');
   writeFileSync(`${summaryPath}.tmp`, `${JSON.stringify({ task: task.name, method: config.method.type, base_model: config.model, train_examples: split.train.length, validation_examples: split.validation.length, ...summary }, null, 2)}\n`);

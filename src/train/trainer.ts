@@ -79,15 +79,12 @@ export function train(options: TrainerOptions): TrainingSummary {
   const { model, trainables, trainBatches, outputDir, seed } = options;
   const backend = asTrainingBackend(model.backend);
   if (trainBatches.length === 0) throw new InvalidInputError('trainBatches', 'is empty: nothing to train on');
-  if (trainables.lora && trainables.lora.config.loraDropout > 0) {
-    throw new InvalidInputError('lora_dropout', 'dropout during training is not implemented yet; set lora_dropout to 0');
-  }
   const accumulation = options.gradientAccumulation ?? 1;
   const stepsPerEpoch = Math.ceil(trainBatches.length / accumulation);
   const totalSteps = Math.min(options.maxSteps ?? Infinity, stepsPerEpoch * options.epochs);
   const adamw: AdamWOptions = { ...ADAMW_DEFAULTS, ...options.adamw };
   const schedule = { kind: options.schedule?.kind ?? 'linear', baseLr: adamw.lr, warmupSteps: options.schedule?.warmupSteps ?? 0, totalSteps };
-  const parameters = trainableParameters(model, trainables);
+  const parameters = trainableParameters(trainables);
   const optimizer = new AdamW(backend, parameters, adamw);
   const fingerprint = createHash('sha256')
     .update(JSON.stringify({ params: [...parameters].map(([n, p]) => [n, p.length]), seed, accumulation, totalSteps, adamw, schedule, batches: trainBatches.length }))
@@ -108,6 +105,7 @@ export function train(options: TrainerOptions): TrainingSummary {
       throw new InvalidInputError('resume', `${resumeDir} was written by a run with another configuration; use a new output directory or remove it`);
     }
     optimizer.restore(restored.optimizer);
+    trainables.selective?.sync();
     state = restored.state;
     resumedFrom = state.step;
     log({ event: 'resume', step: state.step, checkpoint: resumeDir });
@@ -120,7 +118,7 @@ export function train(options: TrainerOptions): TrainingSummary {
     let lossSum = 0;
     let counted = 0;
     for (const batch of options.validationBatches ?? []) {
-      const result = forwardBackward(model, batch, {});
+      const result = forwardBackward(model, batch, trainables, { gradients: false });
       lossSum += result.loss * result.counted;
       counted += result.counted;
     }
@@ -137,7 +135,8 @@ export function train(options: TrainerOptions): TrainingSummary {
       const epoch = Math.floor(state.microBatches / trainBatches.length);
       const position = state.microBatches % trainBatches.length;
       const batch = trainBatches[epochOrder(trainBatches.length, seed, epoch)[position]];
-      const result: StepResult = forwardBackward(model, batch, trainables);
+      // Dropout masks follow from the seed and the micro-batch's index, so a resumed run draws the same ones.
+      const result: StepResult = forwardBackward(model, batch, trainables, { dropoutSeed: seed * 1000003 + state.microBatches });
       state = { ...state, microBatches: state.microBatches + 1 };
       for (const [name, g] of result.grads) {
         const sum = grads.get(name);
@@ -153,6 +152,7 @@ export function train(options: TrainerOptions): TrainingSummary {
     const gradNorm = options.maxGradNorm ? clipGradNorm(grads, options.maxGradNorm) : Math.sqrt([...grads.values()].reduce((s, g) => s + g.reduce((a, x) => a + x * x, 0), 0));
     const lr = learningRate(schedule, state.step);
     optimizer.update(grads, lr);
+    trainables.selective?.sync();
     state = { ...state, step: state.step + 1 };
     lastLoss = lossSum / counted;
     tokens += stepTokens;
@@ -184,7 +184,10 @@ export function train(options: TrainerOptions): TrainingSummary {
   }
 
   // Finish with the best parameters when validation chose them (outputDir/best holds them).
-  if (state.bestStep !== null) loadCheckpoint(join(outputDir, 'best'), parameters);
+  if (state.bestStep !== null) {
+    loadCheckpoint(join(outputDir, 'best'), parameters);
+    trainables.selective?.sync();
+  }
   const summary: TrainingSummary = {
     steps: state.step,
     resumedFrom,

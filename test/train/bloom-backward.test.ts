@@ -4,11 +4,20 @@ import { describe, test } from 'node:test';
 import { TypeScriptBackend } from '../../src/engine/backends/typescript.js';
 import { SafetensorsFile } from '../../src/formats/safetensors.js';
 import { BloomModel } from '../../src/models/bloom/model.js';
-import { readLoraAdapter } from '../../src/peft/lora/model.js';
+import { createLoraAdapter, readLoraAdapter } from '../../src/peft/lora/model.js';
+import { SeededRandom } from '../../src/inference/sampling.js';
 import { readPromptTuningAdapter } from '../../src/peft/prompt-tuning/model.js';
+import { tunableTensorNames } from '../../src/peft/selective/config.js';
+import { SelectiveTuning } from '../../src/peft/selective/model.js';
 import { type TrainingBatch, forwardBackward } from '../../src/train/bloom-backward.js';
 import { loadReference } from '../helpers/reference.js';
 import { backendCases } from '../helpers/backends.js';
+
+/** Every bias and LayerNorm parameter, and `weights` (checkpoint names of block linear weights). */
+function allBiasesAndLayerNorms(model: BloomModel, weights: readonly string[] = []): SelectiveTuning {
+  const names = tunableTensorNames(model.config).filter((name) => name.endsWith('.bias') || name.includes('layernorm') || name.includes('ln_f') || weights.includes(name));
+  return new SelectiveTuning(model, { kind: 'named', patterns: names }, names);
+}
 
 const cases = await backendCases();
 
@@ -69,7 +78,7 @@ for (const which of ['a', 'b'] as const) {
       const frozen = forwardBackward(model, padded, {});
       assert.ok(Math.abs(frozen.loss - (ref.values['base_loss_labels_pad_-100'] as number)) < 1e-5);
       assert.equal(frozen.grads.size, 0);
-      const selective = forwardBackward(model, padded, { biases: true, layerNorms: true });
+      const selective = forwardBackward(model, padded, { selective: allBiasesAndLayerNorms(model) });
       const layers = model.config.numLayers;
       assert.equal([...selective.grads.keys()].filter((n) => n.endsWith('.bias') && !n.includes('layernorm') && !n.includes('ln_f')).length, 4 * layers);
       assert.equal([...selective.grads.keys()].filter((n) => n.includes('layernorm') || n.includes('ln_f')).length, 2 * (2 * layers + 2));
@@ -77,28 +86,67 @@ for (const which of ['a', 'b'] as const) {
   });
 }
 
-test('selective tuning gradients agree with finite differences of the loss', () => {
+test('selective tuning gradients (biases, LayerNorms, linear weights) agree with finite differences of the loss', () => {
   const ref = loadReference('b');
   const model = BloomModel.load(ref.checkpointDir, { backend: new TypeScriptBackend(), dtype: 'f32' });
   const batch: TrainingBatch = { ids: ref.ints('input_ids'), mask: Uint8Array.from(ref.ints('attention_mask')), labels: ref.ints('train_labels'), batch: 3 };
-  const { grads } = forwardBackward(model, batch, { biases: true, layerNorms: true });
-  const probes: [string, Float32Array, number][] = [
-    ['transformer.h.1.self_attention.query_key_value.bias', model.weights.blocks[1].queryKeyValue.bias, 17],
-    ['transformer.h.2.mlp.dense_4h_to_h.bias', model.weights.blocks[2].dense4hToH.bias, 5],
-    ['transformer.h.0.input_layernorm.weight', model.weights.blocks[0].inputLayernorm.weight, 40],
-    ['transformer.ln_f.bias', model.weights.lnF.bias, 3],
-    ['transformer.word_embeddings_layernorm.weight', model.weights.wordEmbeddingsLayernorm.weight, 9],
+  const selective = allBiasesAndLayerNorms(model, ['transformer.h.1.self_attention.dense.weight', 'transformer.h.0.mlp.dense_h_to_4h.weight']);
+  const { grads } = forwardBackward(model, batch, { selective });
+  const probes: [string, number][] = [
+    ['transformer.h.1.self_attention.query_key_value.bias', 17],
+    ['transformer.h.2.mlp.dense_4h_to_h.bias', 5],
+    ['transformer.h.0.input_layernorm.weight', 40],
+    ['transformer.ln_f.bias', 3],
+    ['transformer.word_embeddings_layernorm.weight', 9],
+    ['transformer.h.1.self_attention.dense.weight', 123],
+    ['transformer.h.0.mlp.dense_h_to_4h.weight', 1001],
   ];
+  const parameters = selective.parameters();
   const step = 1e-2;
-  for (const [name, values, index] of probes) {
+  const lossWith = (values: Float32Array, index: number, value: number) => {
+    values[index] = value;
+    selective.sync();
+    return forwardBackward(model, batch, {}, { gradients: false }).loss;
+  };
+  for (const [name, index] of probes) {
+    const values = parameters.get(name)!;
+    const original = values[index];
+    const numeric = (lossWith(values, index, original + step) - lossWith(values, index, original - step)) / (2 * step);
+    lossWith(values, index, original);
+    const analytic = grads.get(name)![index];
+    assert.ok(Math.abs(numeric - analytic) < 2e-3 * Math.max(1e-2, Math.abs(analytic)) + 2e-5, `${name}[${index}]: ${analytic} vs ${numeric}`);
+  }
+});
+
+test('LoRA dropout: seeded masks, and gradients that agree with finite differences under the same masks', () => {
+  const ref = loadReference('b');
+  const model = BloomModel.load(ref.checkpointDir, { backend: new TypeScriptBackend(), dtype: 'f32' });
+  const batch: TrainingBatch = { ids: ref.ints('input_ids'), mask: Uint8Array.from(ref.ints('attention_mask')), labels: ref.ints('train_labels'), batch: 3 };
+  const random = new SeededRandom(5);
+  const lora = createLoraAdapter(model.config, { r: 4, loraAlpha: 8, loraDropout: 0.3, targetModules: ['query_key_value', 'dense_4h_to_h'], useRslora: false }, 'default', () => random.next());
+  // B starts at zero; give it values so that every path carries gradient.
+  for (const layer of lora.layers.values()) for (let i = 0; i < layer.b.length; i++) layer.b[i] = 0.05 * (random.next() - 0.5);
+  const withSeed = (seed: number) => forwardBackward(model, batch, { lora }, { dropoutSeed: seed });
+  const first = withSeed(11);
+  assert.equal(withSeed(11).loss, first.loss, 'the same seed draws the same masks');
+  assert.notEqual(withSeed(12).loss, first.loss, 'another seed draws other masks');
+  assert.notEqual(forwardBackward(model, batch, { lora }, { gradients: false }).loss, first.loss, 'no seed, no dropout');
+  const parameters = new Map([...lora.tensors()].map(([name, tensor]) => [name, tensor.data as Float32Array]));
+  const step = 1e-2;
+  for (const [name, index] of [
+    ['base_model.model.transformer.h.0.self_attention.query_key_value.lora_A.weight', 7],
+    ['base_model.model.transformer.h.0.self_attention.query_key_value.lora_B.weight', 30],
+    ['base_model.model.transformer.h.1.mlp.dense_4h_to_h.lora_A.weight', 50],
+  ] as const) {
+    const values = parameters.get(name)!;
     const original = values[index];
     values[index] = original + step;
-    const up = forwardBackward(model, batch, {}).loss;
+    const up = withSeed(11).loss;
     values[index] = original - step;
-    const down = forwardBackward(model, batch, {}).loss;
+    const down = withSeed(11).loss;
     values[index] = original;
     const numeric = (up - down) / (2 * step);
-    const analytic = grads.get(name)![index];
+    const analytic = first.grads.get(name)![index];
     assert.ok(Math.abs(numeric - analytic) < 2e-3 * Math.max(1e-2, Math.abs(analytic)) + 2e-5, `${name}[${index}]: ${analytic} vs ${numeric}`);
   }
 });
@@ -114,7 +162,7 @@ test('one AdamW step on the backward pass gives the LoRA weights PyTorch gives',
     const lora = readLoraAdapter(join(refDir, 'lora_adapter'), model.config);
     const batch: TrainingBatch = { ids: ref.ints('input_ids'), mask: Uint8Array.from(ref.ints('attention_mask')), labels: ref.ints('train_labels'), batch: 3 };
     const { grads } = forwardBackward(model, batch, { lora });
-    const optimizer = new AdamW(backend, trainableParameters(model, { lora }), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
+    const optimizer = new AdamW(backend, trainableParameters({ lora }), { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
     optimizer.update(grads);
     const expected = SafetensorsFile.open(join(refDir, 'lora_after_adamw_step.safetensors'));
     for (const [name, tensor] of lora.tensors()) {

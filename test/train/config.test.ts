@@ -35,7 +35,7 @@ test('errors name the field by its path', () => {
     [{ ...minimal, training: { learning_rate: -1 } }, /training\.learning_rate: must be > 0/],
     [{ ...minimal, training: { batch_size: 2.5 } }, /training\.batch_size: must be an integer/],
     [{ ...minimal, training: { lr: 1 } }, /training\.lr: is not a known field/],
-    [{ ...minimal, method: { type: 'adapter' } }, /method\.type: must be one of lora, prompt_tuning, bias, layernorm/],
+    [{ ...minimal, method: { type: 'adapter' } }, /method\.type: must be one of lora, qlora, prompt_tuning, bias, layernorm, selective/],
     [{ ...minimal, method: { type: 'prompt_tuning', init: 'TEXT' } }, /method\.init_text: is required when method\.init is TEXT/],
     [{ ...minimal, tasks: [] }, /tasks: is required: a non-empty list/],
     [{ ...minimal, tasks: [{ name: 'a', train: 'x' }, { name: 'a', train: 'y' }] }, /"a" appears twice/],

@@ -16,10 +16,14 @@ The YAML config (every field but model and tasks has a default):
   output_dir: runs/tutor        # one folder per task: adapter/, checkpoints/, train_log.jsonl
   seed: 42
   method:
-    type: lora                  # lora | prompt_tuning | bias | layernorm
-    r: 8                        # lora: rank, lora_alpha (default 2r), lora_dropout (0),
+    type: lora                  # lora | qlora | prompt_tuning | bias | layernorm | selective
+    r: 8                        # lora, qlora: rank, lora_alpha (default 2r), lora_dropout (0),
     target_modules: [query_key_value]   # also dense, dense_h_to_4h, dense_4h_to_h; use_rslora
+    # qlora: the base's block linears quantised to 4-bit NF4 on load (double_quant: true), LoRA on top
     # prompt_tuning: num_virtual_tokens (20), init RANDOM|TEXT|SAMPLE_VOCAB, init_text
+    # bias: every bias of the block linears (BitFit)
+    # layernorm: peft's LN tuning; target_modules (default input_layernorm, post_attention_layernorm, ln_f)
+    # selective: parameters: regular expressions over tensor names, e.g. ['h\\.\\d+\\.mlp\\..*\\.bias', 'ln_f\\..*']
   data:
     max_length: 256             # longer examples are cut from the prompt's left (over_length:
     over_length: truncate       #   truncate, with a warning) or refused (refuse)
@@ -30,7 +34,7 @@ The YAML config (every field but model and tasks has a default):
     epochs: 3
     batch_size: 8
     gradient_accumulation: 1
-    learning_rate: 1e-3         # (3e-2 for prompt tuning)
+    learning_rate: 1e-3         # (3e-2 for prompt tuning, 1e-2 for bias and layernorm)
     weight_decay: 0.01
     schedule: linear            # constant | linear | cosine, after warmup_steps
     max_grad_norm: 1.0
@@ -48,7 +52,8 @@ Options:
   --backend auto|native|typescript
 
 Writes, per task, OUTPUT_DIR/TASK/adapter (peft's adapter_config.json and adapter_model.safetensors
-for lora and prompt tuning), training_summary.json and train_log.jsonl. Running the same command again
+for lora, qlora, prompt tuning and layernorm; selective_tuning.json and tuned_tensors.safetensors for
+bias and selective, which peft has no method for), training_summary.json and train_log.jsonl. Running the same command again
 resumes each task from its newest checkpoint.`;
 
 export async function runTrain(argv: string[]): Promise<void> {
@@ -60,7 +65,9 @@ export async function runTrain(argv: string[]): Promise<void> {
   if (!values.config) throw new InvalidInputError('--config', 'is required: a YAML training config (see tuneloop train --help)');
   const config = readTrainConfig(values.config, values.set ?? []);
   const tokenizer = await loadTokenizerForCli(config.model, 'training data is text');
-  const model = await loadBaseModelForCli({ model: config.model, dtype: config.dtype, backend: values.backend ?? config.backend });
+  // QLoRA: the frozen block linears are quantised to NF4 as they are read; compute runs in `dtype`.
+  const quantization = config.method.type === 'qlora' ? { quantization: 'nf4' as const, doubleQuant: config.method.doubleQuant } : {};
+  const model = await loadBaseModelForCli({ model: config.model, dtype: config.dtype, backend: values.backend ?? config.backend }, quantization);
   let bar: ProgressBar | undefined;
   const results = await trainTasks(model, tokenizer, config, {
     onTruncate: (w) => note(`warning: ${w.location.file}:${w.location.line ?? '?'} is ${w.originalLength} tokens; cut to ${w.maxLength}`),

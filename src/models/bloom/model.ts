@@ -61,6 +61,8 @@ export class BloomModel implements CausalLM {
     readonly dtype: ComputeDType,
     /** The checkpoint directory the weights came from, when loaded from one (merging re-reads it). */
     readonly sourceDir?: string,
+    /** How the block linears are stored: 'nf4' when quantised on load (QLoRA). */
+    readonly quantization?: 'nf4',
   ) {
     this.slopes = alibiSlopes(config.numHeads);
   }
@@ -75,7 +77,7 @@ export class BloomModel implements CausalLM {
         quantization: options.quantization,
         doubleQuant: options.doubleQuant,
       });
-      return new BloomModel(config, weights, options.backend, options.dtype, dir);
+      return new BloomModel(config, weights, options.backend, options.dtype, dir, options.quantization);
     } finally {
       tensors.close();
     }

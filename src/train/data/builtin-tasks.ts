@@ -2,10 +2,10 @@ import { SeededRandom } from '../../inference/sampling.js';
 import { splitTrainValidation } from './split.js';
 
 /**
- * The small learnable tasks the project ships in data/tasks/, one per tutor subject, as prompt/completion
- * pairs. Each prompt ends in "Answer:" and each completion is a short answer after a space, so a tiny model
- * can learn the pattern and held-out accuracy shows whether fine-tuning worked. The files are exactly what
- * `builtinTaskFiles()` returns; a test keeps them in step.
+ * The small learnable tasks the project ships in data/tasks/, as prompt/completion pairs: one per tutor
+ * subject (each prompt ends in "Answer:" and each completion is a short answer after a space), and the
+ * sentiment task the learning test uses. The files are exactly what `builtinTaskFiles()` returns; a test
+ * keeps them in step.
  */
 export interface TaskExample {
   readonly prompt: string;
@@ -143,12 +143,45 @@ export function historyDatesTask(): TaskExample[] {
   return HISTORY_DATES.map(([event, year]) => ({ prompt: `In what year ${event}? Answer:`, completion: ` ${year}` }));
 }
 
+const POSITIVE = ['good', 'great', 'kind', 'happy', 'bright', 'clear', 'warm', 'friendly', 'helpful', 'lovely', 'calm', 'fun'];
+const NEGATIVE = ['bad', 'poor', 'rude', 'sad', 'dull', 'cold', 'boring', 'awful', 'harsh', 'angry', 'noisy', 'messy'];
+const REVIEWED = ['lesson', 'teacher', 'book', 'class', 'story', 'answer', 'school', 'garden', 'film', 'meal', 'trip', 'game', 'city', 'song', 'park', 'room'];
+const REVIEW_TEMPLATES = ['The {noun} was {adj}', 'Our {noun} felt {adj}', 'That {noun} is really {adj}', 'I found the {noun} {adj}'];
+
+/**
+ * `n` distinct short reviews labelled " positive" or " negative" (basic language understanding), e.g.
+ * "The lesson was kind" → " positive". Reviews are templates filled with a noun and an adjective, so the
+ * held-out split holds sentences never seen in training and is scored well only by learning which
+ * adjectives are positive. The adjectives are shared between splits: a model whose weights are random
+ * knows no words, so an unseen adjective would be unlearnable. Each review ends with its adjective and
+ * the label follows at once, because a random base model's attention barely reaches back past a few
+ * tokens; this is the task the learning test trains every method on.
+ */
+export function sentimentTask(seed: number, n: number): TaskExample[] {
+  const all: TaskExample[] = [];
+  for (const template of REVIEW_TEMPLATES) {
+    for (const noun of REVIEWED) {
+      for (const [adjectives, label] of [[POSITIVE, ' positive'], [NEGATIVE, ' negative']] as const) {
+        for (const adj of adjectives) all.push({ prompt: template.replace('{noun}', noun).replace('{adj}', adj), completion: label });
+      }
+    }
+  }
+  if (!Number.isInteger(n) || n < 0 || n > all.length) throw new RangeError(`n must be an integer in [0, ${all.length}], got ${n}`);
+  const random = new SeededRandom(seed);
+  for (let i = all.length - 1; i > 0; i--) {
+    const j = Math.floor(random.next() * (i + 1));
+    [all[i], all[j]] = [all[j], all[i]];
+  }
+  return all.slice(0, n);
+}
+
 export function builtinTasks(): BuiltinTask[] {
   return [
     { name: 'arithmetic', examples: arithmeticTask(1, 400) },
     { name: 'capitals', examples: capitalsTask() },
     { name: 'history-dates', examples: historyDatesTask() },
     { name: 'grammar', examples: grammarTask() },
+    { name: 'sentiment', examples: sentimentTask(1, 500) },
   ];
 }
 

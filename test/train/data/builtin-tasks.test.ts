@@ -16,7 +16,7 @@ test('data/tasks holds exactly the files builtinTaskFiles() generates', async ()
 
 test('every task file loads as prompt/completion records, and no prompt is in both splits', async () => {
   const names = [...builtinTaskFiles().keys()].filter((name) => name.endsWith('.train.jsonl')).map((name) => name.slice(0, -'.train.jsonl'.length));
-  assert.deepEqual(names.sort(), ['arithmetic', 'capitals', 'grammar', 'history-dates']);
+  assert.deepEqual(names.sort(), ['arithmetic', 'capitals', 'grammar', 'history-dates', 'sentiment']);
   for (const name of names) {
     const prompts = async (split: string) =>
       (await loadRecords(join(tasksDir, `${name}.${split}.jsonl`))).map(({ record }) => {
