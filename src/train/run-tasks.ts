@@ -1,7 +1,5 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Tensor } from '../engine/tensor.js';
-import { writeSafetensors } from '../formats/safetensors.js';
 import { SeededRandom } from '../inference/sampling.js';
 import type { BloomModel } from '../models/bloom/model.js';
 import { createLoraAdapter } from '../peft/lora/model.js';
@@ -15,7 +13,6 @@ import { loadRecords } from './data/records.js';
 import { splitTrainValidation } from './data/split.js';
 import { formatRecord } from './data/templates.js';
 import { type TokenizedExample, type TruncationWarning, tokenizeExample } from './data/tokenize.js';
-import { trainableParameters } from './trainable-parameters.js';
 import { type StepEvent, type TrainingSummary, train } from './trainer.js';
 
 export interface TaskRunHooks {
