@@ -1,5 +1,6 @@
 import { InvalidInputError } from '../../errors.js';
 import { bleuTokenizer, type BleuTokenizerName } from './bleu-tokenizers.js';
+import { checkReferences } from './references.js';
 import { formatFixed } from './score-format.js';
 import { formatSignature, referenceCountField } from './signature.js';
 import { splitWhitespace, stripEnd } from './whitespace.js';
@@ -191,15 +192,6 @@ function scoreFromStats(stats: SegmentStats, options: ResolvedOptions, signature
   let logSum = 0;
   for (const p of precisions.slice(0, order)) logSum += p === 0 ? LOG_ZERO : Math.log(p);
   return result(bp * Math.exp(logSum / order));
-}
-
-function checkReferences(hypotheses: readonly string[], references: readonly (readonly string[])[]): void {
-  if (hypotheses.length !== references.length) {
-    throw new InvalidInputError('references', `${references.length} reference lists for ${hypotheses.length} hypotheses`);
-  }
-  references.forEach((refs, i) => {
-    if (refs.length === 0) throw new InvalidInputError(`references[${i}]`, 'needs at least one reference');
-  });
 }
 
 /**
