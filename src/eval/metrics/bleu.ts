@@ -221,6 +221,16 @@ export function sentenceBleu(hypothesis: string, references: readonly string[], 
   return scoreFromStats(segmentStats(hypothesis, references, resolved), resolved, signatureOf(resolved, [references.length]));
 }
 
+/** Throws InvalidInputError for an unknown tokenizer or smoothing method, or a smoothing value the method does not take. */
+export function checkBleuOptions(options: BleuOptions): void {
+  resolveOptions(options, false);
+}
+
+/** The signature of BLEU computed with these options over segments with these reference counts. */
+export function bleuSignature(options: BleuOptions, referenceCounts: readonly number[], sentenceLevel = false): string {
+  return signatureOf(resolveOptions(options, sentenceLevel), referenceCounts);
+}
+
 /** sacreBLEU's one-line report, e.g. `BLEU|nrefs:1|... = 26.30 58.1/32.0/19.6/12.4 (BP = 1.000 ratio = 1.010 hyp_len = 120 ref_len = 119)`. */
 export function formatBleu(score: BleuScore, withSignature = true): string {
   const name = withSignature ? `BLEU|${score.signature}` : 'BLEU';

@@ -164,8 +164,8 @@ function segmentStats(hypothesis: string, references: readonly string[], options
   return best;
 }
 
-function makeScore(stats: MatchStats, options: ResolvedOptions, referenceCounts: readonly number[]): ChrfScore {
-  const signature = formatSignature([
+function signatureOf(options: ResolvedOptions, referenceCounts: readonly number[]): string {
+  return formatSignature([
     ['nrefs', referenceCountField(referenceCounts)],
     ['case', options.lowercase ? 'lc' : 'mixed'],
     ['eff', !options.epsSmoothing],
@@ -173,7 +173,20 @@ function makeScore(stats: MatchStats, options: ResolvedOptions, referenceCounts:
     ['nw', options.wordOrder],
     ['space', options.whitespace],
   ]);
-  return { score: fScore(stats, options), name: `chrF${options.beta}${'+'.repeat(options.wordOrder)}`, signature };
+}
+
+function makeScore(stats: MatchStats, options: ResolvedOptions, referenceCounts: readonly number[]): ChrfScore {
+  return { score: fScore(stats, options), name: `chrF${options.beta}${'+'.repeat(options.wordOrder)}`, signature: signatureOf(options, referenceCounts) };
+}
+
+/** Throws InvalidInputError for orders or beta that are not non-negative integers. */
+export function checkChrfOptions(options: ChrfOptions): void {
+  resolveOptions(options);
+}
+
+/** The signature of chrF computed with these options over segments with these reference counts. */
+export function chrfSignature(options: ChrfOptions, referenceCounts: readonly number[]): string {
+  return signatureOf(resolveOptions(options), referenceCounts);
 }
 
 /** Corpus chrF: statistics summed over segments, then one F score. `references[i]` holds the references of `hypotheses[i]`. */

@@ -33,10 +33,14 @@ export function fmeasure(precision: number, recall: number): number {
   return precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
 }
 
+export function isRougeType(type: string): boolean {
+  return /^rouge([1-9]|L|Lsum)$/.test(type);
+}
+
 function checkTypes(types: readonly string[]): void {
   if (types.length === 0) throw new InvalidInputError('types', 'needs at least one ROUGE type');
   for (const type of types) {
-    if (!/^rouge([1-9]|L|Lsum)$/.test(type)) throw new InvalidInputError('types', `unknown ROUGE type "${type}"; expected rouge1..rouge9, rougeL or rougeLsum`);
+    if (!isRougeType(type)) throw new InvalidInputError('types', `unknown ROUGE type "${type}"; expected rouge1..rouge9, rougeL or rougeLsum`);
   }
 }
 

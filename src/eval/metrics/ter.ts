@@ -262,10 +262,9 @@ function segmentStats(hypothesis: string, references: readonly string[], options
   return [bestEdits, refLengths / references.length];
 }
 
-function makeScore(edits: number, refLength: number, options: TerOptions, referenceCounts: readonly number[]): TerScore {
-  // An empty reference with a non-empty hypothesis counts as 100%.
-  const rate = refLength > 0 ? edits / refLength : edits > 0 ? 1 : 0;
-  const signature = formatSignature([
+/** The signature of TER computed with these options over segments with these reference counts. */
+export function terSignature(options: TerOptions, referenceCounts: readonly number[]): string {
+  return formatSignature([
     ['nrefs', referenceCountField(referenceCounts)],
     ['case', options.caseSensitive ? 'mixed' : 'lc'],
     ['tok', 'tercom'],
@@ -273,7 +272,12 @@ function makeScore(edits: number, refLength: number, options: TerOptions, refere
     ['punct', !options.noPunct],
     ['asian', options.asianSupport ?? false],
   ]);
-  return { score: 100 * rate, numEdits: edits, refLength, signature };
+}
+
+function makeScore(edits: number, refLength: number, options: TerOptions, referenceCounts: readonly number[]): TerScore {
+  // An empty reference with a non-empty hypothesis counts as 100%.
+  const rate = refLength > 0 ? edits / refLength : edits > 0 ? 1 : 0;
+  return { score: 100 * rate, numEdits: edits, refLength, signature: terSignature(options, referenceCounts) };
 }
 
 /** Corpus TER: edits and average reference lengths summed over segments. `references[i]` holds the references of `hypotheses[i]`. */
