@@ -3,6 +3,7 @@ import { TuneloopError } from '../errors.js';
 import { GENERATE_HELP, runGenerate } from './commands/generate.js';
 import { INFO_HELP, runInfo } from './commands/info.js';
 import { MERGE_HELP, runMerge } from './commands/merge.js';
+import { METRICS_HELP, runMetrics } from './commands/metrics.js';
 import { TRAIN_HELP, runTrain } from './commands/train.js';
 import { SCORE_HELP, runScore } from './commands/score.js';
 
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   score: { help: SCORE_HELP, run: runScore },
   merge: { help: MERGE_HELP, run: runMerge },
   train: { help: TRAIN_HELP, run: runTrain },
+  metrics: { help: METRICS_HELP, run: runMetrics },
 };
 
 const USAGE = `tuneloop: run, adapt and evaluate BLOOM-family language models in Node.js
@@ -24,6 +26,7 @@ Commands:
   score      log-likelihood of continuations given contexts
   train      fine-tune adapters (LoRA, prompt tuning, bias or LayerNorm tuning), one per task
   merge      fold a LoRA adapter into its base model and write the merged checkpoint
+  metrics    BLEU, chrF, TER (as sacreBLEU) and ROUGE (as rouge-score) of outputs against references
 
 Examples:
   tuneloop info --model models/demo
