@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { TuneloopError } from '../errors.js';
+import { BENCH_HELP, runBench } from './commands/bench.js';
+import { EVAL_HELP, runEval } from './commands/eval.js';
 import { GENERATE_HELP, runGenerate } from './commands/generate.js';
 import { INFO_HELP, runInfo } from './commands/info.js';
 import { MERGE_HELP, runMerge } from './commands/merge.js';
@@ -12,6 +14,8 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   score: { help: SCORE_HELP, run: runScore },
   merge: { help: MERGE_HELP, run: runMerge },
   train: { help: TRAIN_HELP, run: runTrain },
+  bench: { help: BENCH_HELP, run: runBench },
+  eval: { help: EVAL_HELP, run: runEval },
 };
 
 const USAGE = `tuneloop: run, adapt and evaluate BLOOM-family language models in Node.js
@@ -24,6 +28,8 @@ Commands:
   score      log-likelihood of continuations given contexts
   train      fine-tune adapters (LoRA, prompt tuning, bias or LayerNorm tuning), one per task
   merge      fold a LoRA adapter into its base model and write the merged checkpoint
+  bench      run a benchmark (mmlu, superglue, or a YAML definition) on a model and its adapters
+  eval       run several benchmarks from an eval YAML file
 
 Examples:
   tuneloop info --model models/demo
