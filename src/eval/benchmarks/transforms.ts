@@ -34,31 +34,31 @@ export const RECORD_TRANSFORMS: Readonly<Record<string, RecordTransform>> = {
   },
 };
 
-function field(row: Row, name: string): TemplateValue {
-  if (!Object.hasOwn(row, name) || row[name] === null || row[name] === undefined) throw new RowProblem(name, 'is missing');
+function field(row: Row, name: string, path = name): TemplateValue {
+  if (!Object.hasOwn(row, name) || row[name] === null || row[name] === undefined) throw new RowProblem(path, 'is missing');
   return row[name];
 }
 
 function text(row: Row, name: string, path = name): string {
-  const value = field(row, name);
+  const value = field(row, name, path);
   if (typeof value !== 'string') throw new RowProblem(path, `must be a string, got ${JSON.stringify(value)}`);
   return value;
 }
 
 function integer(row: Row, name: string, path = name): number {
-  const value = field(row, name);
+  const value = field(row, name, path);
   if (typeof value !== 'number' || !Number.isInteger(value)) throw new RowProblem(path, `must be an integer, got ${JSON.stringify(value)}`);
   return value;
 }
 
 function object(row: Row, name: string, path = name): Row {
-  const value = field(row, name);
+  const value = field(row, name, path);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new RowProblem(path, 'must be an object');
   return value as Row;
 }
 
 function list(row: Row, name: string, path = name): Row[] {
-  const value = field(row, name);
+  const value = field(row, name, path);
   if (!Array.isArray(value)) throw new RowProblem(path, 'must be a list');
   return value.map((item, i) => {
     if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new RowProblem(`${path}[${i}]`, 'must be an object');
