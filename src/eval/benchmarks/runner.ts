@@ -90,7 +90,7 @@ export function buildRequests(tokenizer: TextEncoder, items: readonly PreparedIt
 export interface ScoringSettings {
   readonly batchSize: number;
   readonly maxLength: number;
-  /** Requests per scoreLoglikelihood call; the cache is written after each (default 256). */
+  /** Requests per scoreLoglikelihood call; the cache is written after each, so a killed run loses at most one (default 4 batches). */
   readonly chunk?: number;
   readonly onProgress?: (done: number, total: number) => void;
 }
@@ -107,7 +107,7 @@ export function scoreWithCache(model: CausalLM, requests: readonly Loglikelihood
     if (!cache.get(k) && !missing.has(k)) missing.set(k, requests[i]);
   });
   const todo = [...missing.entries()];
-  const chunk = settings.chunk ?? 256;
+  const chunk = settings.chunk ?? settings.batchSize * 4;
   const scoreOptions: ScoreOptions = { batchSize: settings.batchSize, maxLength: settings.maxLength };
   settings.onProgress?.(0, todo.length);
   for (let start = 0; start < todo.length; start += chunk) {
