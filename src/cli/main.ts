@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { TuneloopError } from '../errors.js';
+import { BENCH_HELP, runBench } from './commands/bench.js';
+import { EVAL_HELP, runEval } from './commands/eval.js';
 import { GENERATE_HELP, runGenerate } from './commands/generate.js';
 import { INFO_HELP, runInfo } from './commands/info.js';
 import { MERGE_HELP, runMerge } from './commands/merge.js';
@@ -14,6 +16,8 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   merge: { help: MERGE_HELP, run: runMerge },
   train: { help: TRAIN_HELP, run: runTrain },
   metrics: { help: METRICS_HELP, run: runMetrics },
+  bench: { help: BENCH_HELP, run: runBench },
+  eval: { help: EVAL_HELP, run: runEval },
 };
 
 const USAGE = `tuneloop: run, adapt and evaluate BLOOM-family language models in Node.js
@@ -27,6 +31,8 @@ Commands:
   train      fine-tune adapters (LoRA, prompt tuning, bias or LayerNorm tuning), one per task
   merge      fold a LoRA adapter into its base model and write the merged checkpoint
   metrics    BLEU, chrF, TER (as sacreBLEU) and ROUGE (as rouge-score) of outputs against references
+  bench      run a benchmark (mmlu, superglue, or a YAML definition) on a model and its adapters
+  eval       run several benchmarks from an eval YAML file
 
 Examples:
   tuneloop info --model models/demo

@@ -1,0 +1,162 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { InvalidInputError } from '../../errors.js';
+import { formatResultsTable } from '../../eval/benchmarks/report.js';
+import { type BenchmarkResults, runBenchmark } from '../../eval/benchmarks/runner.js';
+import { resolveSuite } from '../../eval/benchmarks/suites.js';
+import { MODEL_OPTIONS_HELP, loadBaseModelForCli, loadTokenizerForCli, requireModelDir } from '../model-options.js';
+import { ProgressBar, note } from '../progress.js';
+
+export const BENCH_HELP = `tuneloop bench: run a benchmark (MMLU, SuperGLUE, or your own YAML definition)
+
+Usage:
+  tuneloop bench mmlu|superglue|FILE.yaml --model DIR [options]
+
+Prompts and scoring follow lm-evaluation-harness: each choice is scored by log-likelihood after the
+prompt, and the most likely choice is the prediction. Definitions live in benchmarks/*.yaml (see
+benchmarks/README.md to write your own).
+
+Selection:
+  --shots K              few-shot examples per item (default: the definition's, 0 for MMLU)
+  --subjects A,B         only these subsets (MMLU subjects, e.g. anatomy,virology)
+  --tasks A,B            only these tasks (e.g. boolq,cb)
+  --limit N              only the first N items of each task or subject
+  --data-dir DIR         where the data files are (default: the definition's data_dir)
+
+Runs:
+  --adapter DIR          evaluate this PEFT adapter (repeat for several; all on one loaded base model)
+  --base                 also evaluate the base model when adapters are given (the default without)
+
+Scoring:
+  --batch-size N         rows per forward pass (default 8)
+  --max-length N         longest input; longer prompts lose tokens from the left (default 2048)
+  --cache-dir DIR        model outputs cache (default runs/cache/bench): a rerun is free and an
+                         interrupted run resumes where it stopped
+  --no-cache             neither read nor write the cache
+
+Output:
+  --out FILE             write the results JSON (scores, model/adapter/data hashes, templates, few-shot
+                         settings, metric versions); the table always goes to stdout, progress to stderr
+
+Model:
+${MODEL_OPTIONS_HELP}
+
+Examples:
+  tuneloop bench mmlu --model models/bloom-560m --shots 5 --subjects high_school_us_history --out mmlu.json
+  tuneloop bench superglue --model models/bloom-560m --tasks boolq,cb --limit 200
+  tuneloop bench mmlu --model DIR --adapter runs/history/adapter --adapter runs/maths/adapter --base
+  tuneloop bench my-quiz.yaml --model DIR`;
+
+export async function runBench(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' },
+      adapter: { type: 'string', multiple: true },
+      base: { type: 'boolean', default: false },
+      dtype: { type: 'string', default: 'fp32' },
+      backend: { type: 'string', default: 'auto' },
+      shots: { type: 'string' },
+      subjects: { type: 'string' },
+      tasks: { type: 'string' },
+      limit: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'batch-size': { type: 'string', default: '8' },
+      'max-length': { type: 'string', default: '2048' },
+      'cache-dir': { type: 'string', default: 'runs/cache/bench' },
+      'no-cache': { type: 'boolean', default: false },
+      out: { type: 'string' },
+    },
+    strict: true,
+  });
+  if (positionals.length !== 1) throw new InvalidInputError('benchmark', `give one benchmark (mmlu, superglue or a YAML file), got ${positionals.length}`);
+  const results = await runBenchFromOptions({
+    benchmark: positionals[0],
+    model: values.model,
+    adapters: values.adapter ?? [],
+    includeBase: values.base,
+    dtype: values.dtype,
+    backend: values.backend,
+    shots: optionalInteger(values.shots, '--shots', 0),
+    subjects: splitList(values.subjects),
+    tasks: splitList(values.tasks),
+    limit: optionalInteger(values.limit, '--limit', 1),
+    dataDir: values['data-dir'],
+    batchSize: optionalInteger(values['batch-size'], '--batch-size', 1)!,
+    maxLength: optionalInteger(values['max-length'], '--max-length', 2)!,
+    cacheDir: values['no-cache'] ? undefined : values['cache-dir'],
+  });
+  process.stdout.write(`${formatResultsTable(results)}\n`);
+  if (values.out) writeResults(values.out, results);
+}
+
+export interface BenchRunRequest {
+  benchmark: string;
+  model: string | undefined;
+  adapters: readonly string[];
+  includeBase: boolean;
+  dtype: string;
+  backend: string;
+  shots?: number;
+  subjects?: string[];
+  tasks?: string[];
+  limit?: number;
+  dataDir?: string;
+  batchSize: number;
+  maxLength: number;
+  cacheDir: string | undefined;
+}
+
+/** Loads the model and tokenizer and runs one benchmark; shared by `bench` and `eval`. */
+export async function runBenchFromOptions(request: BenchRunRequest, loaded?: Awaited<ReturnType<typeof loadModelAndTokenizer>>): Promise<BenchmarkResults> {
+  const { suite, sha256 } = resolveSuite(request.benchmark, { dataDir: request.dataDir });
+  const { base, tokenizer } = loaded ?? (await loadModelAndTokenizer(request));
+  const runs = request.adapters.length === 0 ? [null] : [...(request.includeBase ? [null] : []), ...request.adapters];
+  let bar: ProgressBar | undefined;
+  let barLabel = '';
+  return runBenchmark(base, tokenizer, suite, sha256, {
+    selection: { shots: request.shots, subsets: request.subjects, tasks: request.tasks, limit: request.limit },
+    adapters: runs,
+    batchSize: request.batchSize,
+    maxLength: request.maxLength,
+    cacheDir: request.cacheDir,
+    onStatus: note,
+    onRunProgress: (label, done, total) => {
+      if (total === 0) return;
+      if (label !== barLabel || !bar) {
+        bar = new ProgressBar(`${suite.name}: scoring (${label})`, total);
+        barLabel = label;
+      }
+      bar.update(done);
+      if (done === total) bar.finish();
+    },
+  });
+}
+
+export async function loadModelAndTokenizer(request: { model: string | undefined; dtype: string; backend: string }) {
+  const dir = requireModelDir(request.model);
+  const tokenizer = await loadTokenizerForCli(dir, 'benchmarks are text');
+  const base = await loadBaseModelForCli({ model: dir, dtype: request.dtype, backend: request.backend });
+  return { base, tokenizer };
+}
+
+export function writeResults(path: string, results: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`);
+  note(`results: ${path}`);
+}
+
+function splitList(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return items.length > 0 ? items : undefined;
+}
+
+function optionalInteger(value: string | undefined, flag: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new InvalidInputError(flag, `must be an integer >= ${min}, got "${value}"`);
+  return n;
+}

@@ -1,0 +1,320 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { InvalidInputError } from '../../errors.js';
+import { PromptTemplate, TemplateError } from './template.js';
+import { RECORD_TRANSFORMS } from './transforms.js';
+
+/**
+ * A benchmark as data: a YAML file holding a suite of tasks (data files and their format, prompt
+ * templates, few-shot source, choices and target, scoring, metrics) and named groups of tasks. The
+ * format is documented in benchmarks/README.md; every field is checked here and an error names the file
+ * and the field's path (`tasks[2].fewshot.sampler`).
+ */
+export interface BenchmarkSuite {
+  readonly name: string;
+  readonly file: string;
+  /** Where data paths are resolved from: `data_dir` relative to the file, unless overridden. */
+  readonly dataDir: string;
+  readonly tasks: readonly TaskDefinition[];
+  readonly groups: readonly GroupDefinition[];
+}
+
+export interface GroupDefinition {
+  readonly name: string;
+  readonly description: string;
+  /** Task names (after subset expansion, e.g. `mmlu_anatomy`). */
+  readonly tasks: readonly string[];
+}
+
+export interface DataDefinition {
+  readonly format: 'csv' | 'jsonl';
+  /** CSV without a header row: the column names in order. */
+  readonly columns: readonly string[] | null;
+  /** Split name -> path template relative to the data directory (may use `{{subset}}`). */
+  readonly splits: Readonly<Record<string, PromptTemplate>>;
+  readonly transform: string | null;
+  /** New list fields built from scalar fields, e.g. `choices: [A, B, C, D]`. */
+  readonly lists: Readonly<Record<string, readonly string[]>>;
+  /** A field whose value is a class name, turned into its index in `names` (e.g. "entailment" -> 0). */
+  readonly labels: { readonly field: string; readonly names: readonly string[] } | null;
+}
+
+export interface FewshotDefinition {
+  /** The split few-shot examples come from; null when the task has none. */
+  readonly split: string | null;
+  /** first_n: the first k examples in file order (lm-eval's MMLU); random: k drawn per item from the seed. */
+  readonly sampler: 'first_n' | 'random';
+  readonly seed: number;
+  /** Default number of examples (the command line may override it). */
+  readonly shots: number;
+}
+
+export type ScoringDefinition =
+  | { readonly type: 'multiple_choice' }
+  | { readonly type: 'generate'; readonly until: readonly string[]; readonly maxNewTokens: number };
+
+export const MULTIPLE_CHOICE_METRICS = ['acc', 'acc_norm', 'f1_macro', 'mcc', 'ece', 'exact_match_grouped', 'f1a'] as const;
+export type MultipleChoiceMetric = (typeof MULTIPLE_CHOICE_METRICS)[number];
+
+export interface TaskDefinition {
+  readonly name: string;
+  readonly version: number;
+  /** A task with subsets runs once per subset, named `<name>_<subset>`, with `{{subset}}` in its templates. */
+  readonly subsets: readonly string[] | null;
+  readonly data: DataDefinition;
+  readonly evalSplit: string;
+  readonly fewshot: FewshotDefinition;
+  readonly description: PromptTemplate | null;
+  readonly docToText: PromptTemplate;
+  readonly docToChoice: readonly PromptTemplate[] | null;
+  /** Template rendering the gold choice index (multiple choice) or the reference text (generate). */
+  readonly docToTarget: PromptTemplate;
+  readonly targetDelimiter: string;
+  readonly fewshotDelimiter: string;
+  readonly scoring: ScoringDefinition;
+  readonly metrics: readonly string[];
+  /** exact_match_grouped: items with equal keys form one question, right only if all its items are. */
+  readonly groupKey: PromptTemplate | null;
+  /** f1a: the choice index counted as the positive class. */
+  readonly positiveChoice: number | null;
+}
+
+type Json = Record<string, unknown>;
+
+class FieldReader {
+  constructor(
+    private readonly file: string,
+    private readonly json: Json,
+    private readonly path: string,
+  ) {}
+
+  fail(field: string, detail: string): never {
+    throw new InvalidInputError(`${this.file}: ${this.path}${field}`, detail);
+  }
+
+  has(field: string): boolean {
+    return this.json[field] !== undefined && this.json[field] !== null;
+  }
+
+  checkKnown(allowed: readonly string[]): void {
+    for (const key of Object.keys(this.json)) if (!allowed.includes(key)) this.fail(key, `is not a known field (known: ${allowed.join(', ')})`);
+  }
+
+  string(field: string, fallback?: string): string {
+    const v = this.json[field];
+    if (v === undefined || v === null) {
+      if (fallback !== undefined) return fallback;
+      return this.fail(field, 'is required');
+    }
+    if (typeof v !== 'string') return this.fail(field, `must be a string, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  nonEmptyString(field: string, fallback?: string): string {
+    const v = this.string(field, fallback);
+    if (v === '') this.fail(field, 'must not be empty');
+    return v;
+  }
+
+  integer(field: string, fallback: number, min = 0): number {
+    const v = this.json[field] ?? fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) return this.fail(field, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    return v;
+  }
+
+  stringList(field: string): string[] {
+    const v = this.json[field];
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && x !== '')) return this.fail(field, 'must be a non-empty list of non-empty strings');
+    return v as string[];
+  }
+
+  template(field: string, source: string): PromptTemplate {
+    try {
+      return new PromptTemplate(source);
+    } catch (error) {
+      if (error instanceof TemplateError) return this.fail(field, `is not a valid template: ${error.message}`);
+      throw error;
+    }
+  }
+
+  child(field: string): FieldReader {
+    const v = this.json[field];
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return this.fail(field, 'must be a mapping');
+    return new FieldReader(this.file, v as Json, `${this.path}${field}.`);
+  }
+
+  children(field: string): FieldReader[] {
+    const v = this.json[field];
+    if (!Array.isArray(v) || v.length === 0) return this.fail(field, 'must be a non-empty list');
+    return v.map((item, i) => {
+      if (typeof item !== 'object' || item === null || Array.isArray(item)) return this.fail(`${field}[${i}]`, 'must be a mapping');
+      return new FieldReader(this.file, item as Json, `${this.path}${field}[${i}].`);
+    });
+  }
+
+  raw(field: string): unknown {
+    return this.json[field];
+  }
+}
+
+/** Reads and checks a suite file; `dataDir` overrides the file's own `data_dir`. */
+export function loadBenchmarkSuite(file: string, options: { dataDir?: string } = {}): BenchmarkSuite {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new InvalidInputError('benchmark', `cannot read ${file}: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = parseYaml(text);
+  } catch (error) {
+    throw new InvalidInputError(file, `is not valid YAML: ${(error as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InvalidInputError(file, 'must be a YAML mapping');
+  const top = new FieldReader(file, json as Json, '');
+  top.checkKnown(['suite', 'description', 'data_dir', 'tasks', 'groups']);
+  const dataDirField = top.nonEmptyString('data_dir', '.');
+  const dataDir = options.dataDir ?? (isAbsolute(dataDirField) ? dataDirField : resolve(dirname(file), dataDirField));
+  const tasks = top.children('tasks').map(readTask);
+  const taskNames = new Set<string>();
+  for (const task of tasks) {
+    for (const name of task.subsets ? task.subsets.map((s) => `${task.name}_${s}`) : [task.name]) {
+      if (taskNames.has(name)) top.fail('tasks', `task name "${name}" appears twice`);
+      taskNames.add(name);
+    }
+  }
+  const groups = top.has('groups')
+    ? top.children('groups').map((g) => {
+        g.checkKnown(['name', 'description', 'tasks']);
+        const names = g.stringList('tasks');
+        names.forEach((n, i) => {
+          if (!taskNames.has(n)) g.fail(`tasks[${i}]`, `"${n}" is not a task of this suite`);
+        });
+        return { name: g.nonEmptyString('name'), description: g.string('description', ''), tasks: names };
+      })
+    : [];
+  return { name: top.nonEmptyString('suite'), file, dataDir, tasks, groups };
+}
+
+function readTask(r: FieldReader): TaskDefinition {
+  r.checkKnown([
+    'name',
+    'version',
+    'subsets',
+    'data',
+    'eval_split',
+    'fewshot',
+    'description',
+    'doc_to_text',
+    'doc_to_choice',
+    'doc_to_target',
+    'target_delimiter',
+    'fewshot_delimiter',
+    'scoring',
+    'generation',
+    'metrics',
+    'group_key',
+    'positive_choice',
+  ]);
+  const name = r.nonEmptyString('name');
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) r.fail('name', `"${name}" may hold only letters, digits, "_", "-" and "."`);
+  const data = readData(r.child('data'));
+  const evalSplit = r.nonEmptyString('eval_split');
+  if (!(evalSplit in data.splits)) r.fail('eval_split', `"${evalSplit}" is not one of data.splits (${Object.keys(data.splits).join(', ')})`);
+  const fewshot = readFewshot(r.has('fewshot') ? r.child('fewshot') : undefined, data);
+  const scoringName = r.string('scoring', 'multiple_choice');
+  let scoring: ScoringDefinition;
+  if (scoringName === 'multiple_choice') {
+    scoring = { type: 'multiple_choice' };
+  } else if (scoringName === 'generate') {
+    const g = r.child('generation');
+    g.checkKnown(['until', 'max_new_tokens']);
+    scoring = { type: 'generate', until: g.has('until') ? g.stringList('until') : ['\n\n'], maxNewTokens: g.integer('max_new_tokens', 64, 1) };
+  } else {
+    return r.fail('scoring', `must be multiple_choice or generate, got "${scoringName}"`);
+  }
+  let docToChoice: PromptTemplate[] | null = null;
+  if (r.has('doc_to_choice')) {
+    const raw = r.raw('doc_to_choice');
+    if (!Array.isArray(raw) || raw.length < 2 || !raw.every((c) => typeof c === 'string')) r.fail('doc_to_choice', 'must be a list of at least two choice templates');
+    docToChoice = (raw as string[]).map((c, i) => r.template(`doc_to_choice[${i}]`, c));
+  }
+  if (scoring.type === 'multiple_choice' && !docToChoice) r.fail('doc_to_choice', 'is required when scoring is multiple_choice');
+  const metrics = r.stringList('metrics');
+  if (scoring.type === 'multiple_choice') {
+    metrics.forEach((m, i) => {
+      if (!(MULTIPLE_CHOICE_METRICS as readonly string[]).includes(m)) r.fail(`metrics[${i}]`, `"${m}" is not a multiple-choice metric (${MULTIPLE_CHOICE_METRICS.join(', ')})`);
+    });
+  }
+  const groupKey = r.has('group_key') ? r.template('group_key', r.string('group_key')) : null;
+  if (metrics.includes('exact_match_grouped') && !groupKey) r.fail('group_key', 'is required by the exact_match_grouped metric');
+  const positiveChoice = r.has('positive_choice') ? r.integer('positive_choice', 0) : null;
+  if (metrics.includes('f1a') && positiveChoice === null) r.fail('positive_choice', 'is required by the f1a metric');
+  if (positiveChoice !== null && docToChoice && positiveChoice >= docToChoice.length) r.fail('positive_choice', `must index one of the ${docToChoice.length} choices`);
+  let subsets: string[] | null = null;
+  if (r.has('subsets')) {
+    subsets = r.stringList('subsets');
+    subsets.forEach((s, i) => {
+      if (!/^[A-Za-z0-9_.-]+$/.test(s)) r.fail(`subsets[${i}]`, `"${s}" may hold only letters, digits, "_", "-" and "."`);
+    });
+  }
+  return {
+    name,
+    version: r.integer('version', 0),
+    subsets,
+    data,
+    evalSplit,
+    fewshot,
+    description: r.has('description') ? r.template('description', r.string('description')) : null,
+    docToText: r.template('doc_to_text', r.string('doc_to_text')),
+    docToChoice,
+    docToTarget: r.template('doc_to_target', r.string('doc_to_target')),
+    targetDelimiter: r.string('target_delimiter', ' '),
+    fewshotDelimiter: r.string('fewshot_delimiter', '\n\n'),
+    scoring,
+    metrics,
+    groupKey,
+    positiveChoice,
+  };
+}
+
+function readData(r: FieldReader): DataDefinition {
+  r.checkKnown(['format', 'columns', 'splits', 'transform', 'lists', 'labels']);
+  const format = r.string('format');
+  if (format !== 'csv' && format !== 'jsonl') r.fail('format', `must be csv or jsonl, got "${format}"`);
+  const columns = r.has('columns') ? r.stringList('columns') : null;
+  if (format === 'csv' && !columns) r.fail('columns', 'is required for csv files (they have no header row)');
+  const splitsReader = r.child('splits');
+  const splitsJson = r.raw('splits') as Json;
+  const splits: Record<string, PromptTemplate> = {};
+  for (const split of Object.keys(splitsJson)) splits[split] = splitsReader.template(split, splitsReader.nonEmptyString(split));
+  if (Object.keys(splits).length === 0) r.fail('splits', 'must name at least one split');
+  const transform = r.has('transform') ? r.string('transform') : null;
+  if (transform !== null && !(transform in RECORD_TRANSFORMS)) r.fail('transform', `"${transform}" is not a known transform (${Object.keys(RECORD_TRANSFORMS).join(', ')})`);
+  const lists: Record<string, string[]> = {};
+  if (r.has('lists')) {
+    const l = r.child('lists');
+    for (const key of Object.keys(r.raw('lists') as Json)) lists[key] = l.stringList(key);
+  }
+  let labels: DataDefinition['labels'] = null;
+  if (r.has('labels')) {
+    const l = r.child('labels');
+    l.checkKnown(['field', 'names']);
+    labels = { field: l.nonEmptyString('field'), names: l.stringList('names') };
+  }
+  return { format, columns, splits, transform, lists, labels };
+}
+
+function readFewshot(r: FieldReader | undefined, data: DataDefinition): FewshotDefinition {
+  if (!r) return { split: null, sampler: 'random', seed: 1234, shots: 0 };
+  r.checkKnown(['split', 'sampler', 'seed', 'shots']);
+  const split = r.has('split') ? r.nonEmptyString('split') : null;
+  if (split !== null && !(split in data.splits)) r.fail('split', `"${split}" is not one of data.splits (${Object.keys(data.splits).join(', ')})`);
+  const sampler = r.string('sampler', 'random');
+  if (sampler !== 'first_n' && sampler !== 'random') return r.fail('sampler', `must be first_n or random, got "${sampler}"`);
+  const shots = r.integer('shots', 0);
+  if (shots > 0 && split === null) r.fail('shots', 'needs fewshot.split to draw examples from');
+  return { split, sampler, seed: r.integer('seed', 1234), shots };
+}

@@ -1,0 +1,41 @@
+import type { BenchmarkResults, RunResult } from './runner.js';
+
+/** A plain-text table of a results file: one block per run, tasks then groups then the overall mean. */
+export function formatResultsTable(results: BenchmarkResults): string {
+  const blocks = results.runs.map((run) => formatRun(results, run));
+  return blocks.join('\n\n');
+}
+
+function formatRun(results: BenchmarkResults, run: RunResult): string {
+  const title = `${results.suite.name} | model ${results.model.dir ?? '(in memory)'} (${results.model.sha256.slice(0, 12)})${run.adapter ? ` + adapter ${run.adapter.dir} (${run.adapter.sha256.slice(0, 12)})` : ''}`;
+  const metrics = [...new Set(run.tasks.flatMap((t) => Object.keys(t.metrics)))];
+  const rows: string[][] = [['task', 'n', ...metrics]];
+  for (const task of run.tasks) rows.push([task.name, String(task.items), ...metrics.map((m) => format(task.metrics[m]))]);
+  const groupRows = (name: string, g: { items: number; micro: Record<string, number>; macro: Record<string, number> }) => [
+    [`${name} (micro)`, String(g.items), ...metrics.map((m) => format(g.micro[m]))],
+    [`${name} (macro)`, String(g.items), ...metrics.map((m) => format(g.macro[m]))],
+  ];
+  const separatorAt: number[] = [];
+  if (Object.keys(run.groups).length > 0) {
+    separatorAt.push(rows.length);
+    for (const [name, g] of Object.entries(run.groups)) rows.push(...groupRows(name, g));
+  }
+  if (run.tasks.length > 1) {
+    separatorAt.push(rows.length);
+    rows.push(...groupRows('all tasks', run.overall));
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const line = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  const out = [title, line(rows[0]), rule];
+  rows.slice(1).forEach((r, i) => {
+    if (separatorAt.includes(i + 1)) out.push(rule);
+    out.push(line(r));
+  });
+  out.push(`${run.requests} requests (${run.computedRequests} scored, ${run.requests - run.computedRequests} cached) in ${run.seconds.toFixed(1)}s`);
+  return out.join('\n');
+}
+
+function format(value: number | undefined): string {
+  return value === undefined ? '-' : value.toFixed(4);
+}

@@ -1,0 +1,256 @@
+import { createHash } from 'node:crypto';
+import { InvalidInputError } from '../../errors.js';
+import { type LoglikelihoodRequest, type ScoreOptions, scoreLoglikelihood } from '../../inference/score.js';
+import type { BloomModel } from '../../models/bloom/model.js';
+import type { CausalLM } from '../../models/causal-lm.js';
+import { applyAdapter } from '../../peft/apply-adapter.js';
+import { pythonStrip } from '../python-text.js';
+import { type CachedScore, ScoreCache, hashModelDirectory, requestKey } from './cache.js';
+import { loadSplit } from './data.js';
+import type { BenchmarkSuite, TaskDefinition } from './definition.js';
+import { type PreparedItem, prepareItems } from './prompts.js';
+import { type ChoiceOutcome, type GroupAggregate, METRIC_VERSIONS, aggregate, taskMetrics } from './scoring.js';
+
+/** Text to token ids (a BloomTokenizer, or any tokenizer matching the model's vocabulary). */
+export interface TextEncoder {
+  encode(text: string): number[];
+}
+
+export interface BenchmarkSelection {
+  /** Only these tasks (definition names, e.g. `cb`); all when absent. */
+  readonly tasks?: readonly string[];
+  /** Only these subsets (MMLU subjects); all when absent. */
+  readonly subsets?: readonly string[];
+  /** Few-shot examples per item; each task's own default when absent. */
+  readonly shots?: number;
+  /** The first N items of each (sub)task. */
+  readonly limit?: number;
+}
+
+/** One task (or one subset of a task) with its items prepared: what gets scored. */
+export interface PreparedTask {
+  readonly name: string;
+  readonly definition: TaskDefinition;
+  readonly subset: string | null;
+  readonly shots: number;
+  readonly items: readonly PreparedItem[];
+  readonly files: readonly { path: string; sha256: string }[];
+}
+
+/** Loads data and builds prompts for the selected tasks. */
+export async function prepareTasks(suite: BenchmarkSuite, selection: BenchmarkSelection = {}): Promise<PreparedTask[]> {
+  const known = new Set(suite.tasks.map((t) => t.name));
+  for (const name of selection.tasks ?? []) if (!known.has(name)) throw new InvalidInputError('--tasks', `"${name}" is not a task of ${suite.name} (${[...known].join(', ')})`);
+  const allSubsets = new Set(suite.tasks.flatMap((t) => t.subsets ?? []));
+  for (const s of selection.subsets ?? []) if (!allSubsets.has(s)) throw new InvalidInputError('--subjects', `"${s}" is not a subset of ${suite.name}`);
+  const prepared: PreparedTask[] = [];
+  for (const definition of suite.tasks) {
+    if (selection.tasks && !selection.tasks.includes(definition.name)) continue;
+    if (definition.scoring.type !== 'multiple_choice') {
+      throw new InvalidInputError(`${suite.file}: task ${definition.name}`, 'scoring: generate is part of the format, but this runner scores only multiple_choice tasks so far');
+    }
+    const subsets = definition.subsets ? definition.subsets.filter((s) => !selection.subsets || selection.subsets.includes(s)) : [null];
+    const shots = selection.shots ?? definition.fewshot.shots;
+    if (shots > 0 && definition.fewshot.split === null) throw new InvalidInputError('--shots', `task ${definition.name} has no few-shot split`);
+    for (const subset of subsets) {
+      const evaluated = await loadSplit(definition, subset, definition.evalSplit, suite.dataDir);
+      const fewshotSplit = definition.fewshot.split;
+      const sameSplit = fewshotSplit === definition.evalSplit;
+      const pool = shots === 0 || fewshotSplit === null ? undefined : sameSplit ? evaluated : await loadSplit(definition, subset, fewshotSplit, suite.dataDir);
+      const chosen = selection.limit === undefined ? evaluated.items : evaluated.items.slice(0, selection.limit);
+      const items = prepareItems(definition, subset, chosen, { shots, pool: pool?.items ?? [], sameSplit });
+      const files = [evaluated, ...(pool && !sameSplit ? [pool] : [])].map((s) => ({ path: s.file, sha256: s.sha256 }));
+      prepared.push({ name: subset === null ? definition.name : `${definition.name}_${subset}`, definition, subset, shots, items, files });
+    }
+  }
+  if (prepared.length === 0) throw new InvalidInputError('--tasks', 'selects no task');
+  return prepared;
+}
+
+/**
+ * lm-eval's `_encode_pair`: trailing whitespace of the context moves to the continuation, the two are
+ * encoded together and the continuation's tokens are those after the context's own encoding.
+ */
+export function encodePair(tokenizer: TextEncoder, context: string, continuation: string, contextIds?: readonly number[]): LoglikelihoodRequest {
+  const trimmed = pythonStrip(context, 'right');
+  const moved = context.slice(trimmed.length);
+  const contextTokens = contextIds ?? tokenizer.encode(trimmed);
+  const whole = tokenizer.encode(trimmed + moved + continuation);
+  return { context: [...contextTokens], continuation: whole.slice(contextTokens.length) };
+}
+
+/** The loglikelihood requests of prepared items: one per choice, in item then choice order. */
+export function buildRequests(tokenizer: TextEncoder, items: readonly PreparedItem[], targetDelimiter: string): LoglikelihoodRequest[][] {
+  return items.map((item) => {
+    const contextIds = tokenizer.encode(pythonStrip(item.context, 'right'));
+    return item.choices.map((choice) => encodePair(tokenizer, item.context, targetDelimiter + choice, contextIds));
+  });
+}
+
+export interface ScoringSettings {
+  readonly batchSize: number;
+  readonly maxLength: number;
+  /** Requests per scoreLoglikelihood call; the cache is written after each, so a killed run loses at most one (default 4 batches). */
+  readonly chunk?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Scores requests through scoreLoglikelihood, skipping those the cache holds and scoring each distinct
+ * request once. The longest-first batching of scoreLoglikelihood puts an item's choices (same context)
+ * side by side. Returns scores in request order and how many were computed.
+ */
+export function scoreWithCache(model: CausalLM, requests: readonly LoglikelihoodRequest[], cache: ScoreCache, settings: ScoringSettings): { scores: CachedScore[]; computed: number } {
+  const keys = requests.map((r) => requestKey(r, settings.maxLength));
+  const missing = new Map<string, LoglikelihoodRequest>();
+  keys.forEach((k, i) => {
+    if (!cache.get(k) && !missing.has(k)) missing.set(k, requests[i]);
+  });
+  const todo = [...missing.entries()];
+  const chunk = settings.chunk ?? settings.batchSize * 4;
+  const scoreOptions: ScoreOptions = { batchSize: settings.batchSize, maxLength: settings.maxLength };
+  settings.onProgress?.(0, todo.length);
+  for (let start = 0; start < todo.length; start += chunk) {
+    const part = todo.slice(start, start + chunk);
+    const results = scoreLoglikelihood(
+      model,
+      part.map(([, r]) => r),
+      { ...scoreOptions, onBatch: (done) => settings.onProgress?.(start + done, todo.length) },
+    );
+    cache.putMany(part.map(([key], i) => ({ key, score: { logLikelihood: results[i].logLikelihood, isGreedy: results[i].isGreedy } })));
+    settings.onProgress?.(start + part.length, todo.length);
+  }
+  return { scores: keys.map((k) => cache.get(k)!), computed: todo.length };
+}
+
+export interface TaskResult {
+  readonly name: string;
+  readonly items: number;
+  readonly metrics: Record<string, number>;
+}
+
+export interface RunResult {
+  /** null for the base model. */
+  readonly adapter: { readonly dir: string; readonly sha256: string } | null;
+  readonly tasks: readonly TaskResult[];
+  readonly groups: Readonly<Record<string, GroupAggregate>>;
+  readonly overall: GroupAggregate;
+  readonly requests: number;
+  readonly computedRequests: number;
+  readonly seconds: number;
+}
+
+export interface BenchmarkRunOptions extends ScoringSettings {
+  readonly selection?: BenchmarkSelection;
+  /** Adapter directories, each evaluated on the one loaded base model; null stands for the base model. */
+  readonly adapters: readonly (string | null)[];
+  /** Where model outputs are cached; undefined turns the cache off. */
+  readonly cacheDir?: string;
+  readonly onStatus?: (message: string) => void;
+  readonly onRunProgress?: (label: string, done: number, total: number) => void;
+}
+
+export interface BenchmarkResults {
+  readonly format: 'tuneloop-benchmark-results';
+  readonly formatVersion: 1;
+  readonly suite: { readonly name: string; readonly file: string; readonly sha256: string };
+  readonly created: string;
+  readonly model: { readonly dir: string | undefined; readonly sha256: string };
+  readonly settings: { readonly shots: number | null; readonly limit: number | null; readonly tasks: readonly string[] | null; readonly subsets: readonly string[] | null; readonly batchSize: number; readonly maxLength: number };
+  readonly metricVersions: Readonly<Record<string, number>>;
+  readonly tasks: Readonly<Record<string, TaskRecord>>;
+  readonly runs: readonly RunResult[];
+}
+
+/** What a task was: its data, template and few-shot settings, recorded beside its scores. */
+export interface TaskRecord {
+  readonly definition: string;
+  readonly version: number;
+  readonly subset: string | null;
+  readonly items: number;
+  readonly data: readonly { path: string; sha256: string }[];
+  readonly dataSha256: string;
+  readonly fewshot: { readonly shots: number; readonly split: string | null; readonly sampler: string; readonly seed: number };
+  readonly template: Readonly<Record<string, string | readonly string[] | null>>;
+  readonly metrics: readonly string[];
+}
+
+/**
+ * Runs a suite on a loaded base model for each adapter in turn (LoRA adapters are attached to the base
+ * and detached after; prompt tuning wraps it), with every model output cached on disk by model hash,
+ * adapter hash and request.
+ */
+export async function runBenchmark(base: BloomModel, tokenizer: TextEncoder, suite: BenchmarkSuite, suiteSha256: string, options: BenchmarkRunOptions): Promise<BenchmarkResults> {
+  if (options.adapters.length === 0) throw new InvalidInputError('adapters', 'give at least one run (null for the base model)');
+  const tasks = await prepareTasks(suite, options.selection);
+  const requests = tasks.map((t) => buildRequests(tokenizer, t.items, t.definition.targetDelimiter));
+  const flat = requests.flat(2);
+  const modelHash = base.sourceDir ? hashModelDirectory(base.sourceDir, options.cacheDir) : 'in-memory-model';
+  const runs: RunResult[] = [];
+  for (const adapterDir of options.adapters) {
+    const started = performance.now();
+    const adapter = adapterDir === null ? null : { dir: adapterDir, sha256: hashModelDirectory(adapterDir, options.cacheDir) };
+    const label = adapter ? `adapter ${adapter.dir}` : 'base model';
+    const cache = new ScoreCache(options.cacheDir, modelHash, adapter?.sha256 ?? null);
+    const model = adapterDir === null ? base : applyAdapter(base, adapterDir);
+    let computed: number;
+    let scores: CachedScore[];
+    try {
+      ({ scores, computed } = scoreWithCache(model, flat, cache, { ...options, onProgress: (done, total) => options.onRunProgress?.(label, done, total) }));
+    } finally {
+      // LoRA attaches to the base model itself; detach it so the next run starts from the base.
+      base.linearAdapter = undefined;
+    }
+    options.onStatus?.(`${label}: ${flat.length} requests, ${computed} scored, ${flat.length - computed} from the cache`);
+    let cursor = 0;
+    const taskResults: TaskResult[] = tasks.map((task, t) => {
+      const outcomes: ChoiceOutcome[] = task.items.map((item, i) => {
+        const lls = requests[t][i].map(() => scores[cursor++].logLikelihood);
+        return { gold: item.gold, logLikelihoods: lls, choices: item.choices, groupKey: item.groupKey };
+      });
+      return { name: task.name, items: task.items.length, metrics: taskMetrics(task.definition, outcomes) };
+    });
+    const byName = new Map(taskResults.map((r) => [r.name, r]));
+    const groups: Record<string, GroupAggregate> = {};
+    for (const group of suite.groups) {
+      const members = group.tasks.map((n) => byName.get(n)).filter((r): r is TaskResult => r !== undefined);
+      if (members.length > 0) groups[group.name] = aggregate(members);
+    }
+    runs.push({ adapter, tasks: taskResults, groups, overall: aggregate(taskResults), requests: flat.length, computedRequests: computed, seconds: (performance.now() - started) / 1000 });
+  }
+  const sel = options.selection ?? {};
+  return {
+    format: 'tuneloop-benchmark-results',
+    formatVersion: 1,
+    suite: { name: suite.name, file: suite.file, sha256: suiteSha256 },
+    created: new Date().toISOString(),
+    model: { dir: base.sourceDir, sha256: modelHash },
+    settings: { shots: sel.shots ?? null, limit: sel.limit ?? null, tasks: sel.tasks ?? null, subsets: sel.subsets ?? null, batchSize: options.batchSize, maxLength: options.maxLength },
+    metricVersions: METRIC_VERSIONS,
+    tasks: Object.fromEntries(tasks.map((t) => [t.name, taskRecord(t)])),
+    runs,
+  };
+}
+
+function taskRecord(task: PreparedTask): TaskRecord {
+  const d = task.definition;
+  const dataSha256 = createHash('sha256').update(task.files.map((f) => f.sha256).join('\n')).digest('hex');
+  return {
+    definition: d.name,
+    version: d.version,
+    subset: task.subset,
+    items: task.items.length,
+    data: task.files,
+    dataSha256,
+    fewshot: { shots: task.shots, split: d.fewshot.split, sampler: d.fewshot.sampler, seed: d.fewshot.seed },
+    template: {
+      description: d.description?.source ?? null,
+      doc_to_text: d.docToText.source,
+      doc_to_choice: d.docToChoice?.map((c) => c.source) ?? null,
+      doc_to_target: d.docToTarget.source,
+      target_delimiter: d.targetDelimiter,
+      fewshot_delimiter: d.fewshotDelimiter,
+    },
+    metrics: d.metrics,
+  };
+}

@@ -1,0 +1,111 @@
+import { pythonLength } from '../python-text.js';
+import { expectedCalibrationError } from '../metrics/calibration.js';
+import { accuracy, binaryF1, macroF1, matthewsCorrelation } from '../metrics/classification.js';
+import type { TaskDefinition } from './definition.js';
+
+/**
+ * Multiple-choice metrics from choice log-likelihoods, as lm-evaluation-harness's multiple_choice
+ * process_results: the prediction is the first choice of highest log-likelihood; acc_norm divides each
+ * by its choice's length in characters.
+ */
+export interface ChoiceOutcome {
+  readonly gold: number;
+  readonly logLikelihoods: readonly number[];
+  readonly choices: readonly string[];
+  readonly groupKey: string | null;
+}
+
+/** Bumped when a metric's definition changes, and recorded in results files. */
+export const METRIC_VERSIONS: Readonly<Record<string, number>> = {
+  acc: 1,
+  acc_norm: 1,
+  f1_macro: 1,
+  mcc: 1,
+  ece: 1,
+  exact_match_grouped: 1,
+  f1a: 1,
+};
+
+export function argmax(values: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+export function predictions(outcomes: readonly ChoiceOutcome[]): { acc: number[]; accNorm: number[] } {
+  return {
+    acc: outcomes.map((o) => argmax(o.logLikelihoods)),
+    accNorm: outcomes.map((o) => argmax(o.logLikelihoods.map((ll, i) => ll / pythonLength(o.choices[i])))),
+  };
+}
+
+/** The task's metrics over its items. */
+export function taskMetrics(task: TaskDefinition, outcomes: readonly ChoiceOutcome[]): Record<string, number> {
+  const golds = outcomes.map((o) => o.gold);
+  const { acc: preds, accNorm } = predictions(outcomes);
+  const out: Record<string, number> = {};
+  for (const metric of task.metrics) {
+    switch (metric) {
+      case 'acc':
+        out.acc = accuracy(golds, preds);
+        break;
+      case 'acc_norm':
+        out.acc_norm = accuracy(golds, accNorm);
+        break;
+      case 'f1_macro':
+        out.f1_macro = macroF1(golds, preds, task.docToChoice!.map((_, i) => i));
+        break;
+      case 'mcc':
+        out.mcc = matthewsCorrelation(golds, preds);
+        break;
+      case 'ece': {
+        const confidences = outcomes.map((o) => Math.max(...softmax(o.logLikelihoods)));
+        out.ece = expectedCalibrationError(
+          confidences,
+          preds.map((p, i) => p === golds[i]),
+          { bins: 10, binning: 'equal-mass' },
+        );
+        break;
+      }
+      case 'exact_match_grouped': {
+        const allRight = new Map<string, boolean>();
+        outcomes.forEach((o, i) => allRight.set(o.groupKey!, (allRight.get(o.groupKey!) ?? true) && preds[i] === golds[i]));
+        out.exact_match_grouped = [...allRight.values()].filter(Boolean).length / allRight.size;
+        break;
+      }
+      case 'f1a':
+        out.f1a = binaryF1(golds, preds, task.positiveChoice!);
+        break;
+    }
+  }
+  return out;
+}
+
+function softmax(values: readonly number[]): number[] {
+  const max = Math.max(...values);
+  const exps = values.map((v) => Math.exp(v - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / sum);
+}
+
+export interface GroupAggregate {
+  readonly tasks: number;
+  readonly items: number;
+  /** Item-weighted mean of the tasks' values (lm-eval's weight_by_size). */
+  readonly micro: Record<string, number>;
+  /** Unweighted mean over tasks. */
+  readonly macro: Record<string, number>;
+}
+
+/** Averages the metrics every member task reports. */
+export function aggregate(members: readonly { items: number; metrics: Record<string, number> }[]): GroupAggregate {
+  const shared = Object.keys(members[0]?.metrics ?? {}).filter((m) => members.every((t) => m in t.metrics));
+  const items = members.reduce((n, t) => n + t.items, 0);
+  const micro: Record<string, number> = {};
+  const macro: Record<string, number> = {};
+  for (const m of shared) {
+    micro[m] = members.reduce((s, t) => s + t.items * t.metrics[m], 0) / items;
+    macro[m] = members.reduce((s, t) => s + t.metrics[m], 0) / members.length;
+  }
+  return { tasks: members.length, items, micro, macro };
+}
