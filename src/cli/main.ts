@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { TuneloopError } from '../errors.js';
+import { EVALUATE_HELP, runEvaluate } from './commands/evaluate.js';
 import { GENERATE_HELP, runGenerate } from './commands/generate.js';
 import { INFO_HELP, runInfo } from './commands/info.js';
 import { MERGE_HELP, runMerge } from './commands/merge.js';
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   score: { help: SCORE_HELP, run: runScore },
   merge: { help: MERGE_HELP, run: runMerge },
   train: { help: TRAIN_HELP, run: runTrain },
+  evaluate: { help: EVALUATE_HELP, run: runEvaluate },
 };
 
 const USAGE = `tuneloop: run, adapt and evaluate BLOOM-family language models in Node.js
@@ -24,6 +26,7 @@ Commands:
   score      log-likelihood of continuations given contexts
   train      fine-tune adapters (LoRA, prompt tuning, bias or LayerNorm tuning), one per task
   merge      fold a LoRA adapter into its base model and write the merged checkpoint
+  evaluate   grade outputs with a YAML test suite of assertions (text checks, judges, trajectories)
 
 Examples:
   tuneloop info --model models/demo

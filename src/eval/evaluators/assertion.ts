@@ -10,7 +10,7 @@ export interface AssertionSpec {
   readonly type: string;
   readonly value?: unknown;
   readonly threshold?: number;
-  /** Share of this assertion in the test's weighted score (default 1). */
+  /** Share of this assertion in the test's weighted score (default 1); 0 reports it without counting it. */
   readonly weight: number;
   /** The comparison criteria of pairwise and trajectory-judge assertions (each has a default). */
   readonly criteria?: string;
@@ -21,7 +21,7 @@ export interface AssertionSpec {
 /** What an assertion sees of the test it grades. */
 export interface AssertionContext {
   readonly output: string;
-  /** The rendered prompt, when the output was generated from one. */
+  /** The rendered prompt the output was generated from, or a recorded output's input; null when unknown. */
   readonly prompt: string | null;
   readonly vars: Vars;
   /** The agent's tool calls, when the test recorded them; otherwise trajectory assertions read the output. */

@@ -85,7 +85,7 @@ export async function runSuite(suite: EvalSuite, options: RunOptions): Promise<S
 }
 
 async function runTest(suite: EvalSuite, test: SuiteTest, promptIndex: number | null, options: RunOptions): Promise<TestResult> {
-  const prompt = promptIndex !== null ? test.renderedPrompts[promptIndex] : (test.renderedPrompts[0] ?? null);
+  const prompt = promptIndex !== null ? test.renderedPrompts[promptIndex] : test.input;
   const { generation } = suite;
   const output =
     test.output ??
@@ -105,8 +105,10 @@ async function runTest(suite: EvalSuite, test: SuiteTest, promptIndex: number | 
   }
   const totalWeight = assertions.reduce((sum, a) => sum + a.weight, 0);
   const score = assertions.reduce((sum, a) => sum + a.weight * a.score, 0) / totalWeight;
-  const failed = test.threshold !== null ? score < test.threshold : assertions.some((a) => a.status === 'fail');
-  const status: AssertionStatus = failed ? 'fail' : assertions.some((a) => a.status === 'error') ? 'error' : 'pass';
+  // Weight 0 makes an assertion informational: reported, but it neither scores nor decides the test.
+  const counted = assertions.filter((a) => a.weight > 0);
+  const failed = test.threshold !== null ? score < test.threshold : counted.some((a) => a.status === 'fail');
+  const status: AssertionStatus = failed ? 'fail' : counted.some((a) => a.status === 'error') ? 'error' : 'pass';
   return { test: test.index + 1, description: test.description, prompt: promptIndex === null ? null : promptIndex + 1, output, status, score, assertions };
 }
 

@@ -19,15 +19,16 @@ import { type TrajectoryStep, parseTrajectory } from './trajectory.js';
  *     - description: capital of Italy
  *       vars: {question: What is the capital of Italy?}
  *       output: " Rome"                   # optional: a recorded output, graded as it is
+ *       input: What is the capital?       # optional: what the recorded output answered (shown to judges)
  *       trajectory: [{name: search, arguments: {q: Rome}}]   # optional: an agent's recorded tool calls
  *       threshold: 0.8                    # optional: pass on weighted score instead of on every assertion
  *       assert:
  *         - {type: icontains, value: rome}
  *         - {type: llm-rubric, value: "Names Rome", threshold: 0.7, weight: 2}
  *
- * A test without a recorded `output` (or `trajectory`) is run once per prompt; one with a recorded output
- * is graded once, and judges are shown the first prompt as its input. `{{var}}` placeholders in prompts and
- * in string assertion values are filled from the test's vars. Every field is checked on load and errors
+ * A test without a recorded `output` (or `trajectory`) is run once per prompt, and judges see the rendered
+ * prompt as the input; one with a recorded output is graded once, and judges see its `input` if it has
+ * one. `{{var}}` placeholders in prompts, inputs and string assertion values are filled from the test's vars. Every field is checked on load and errors
  * name it by its path, e.g. `suite.yaml: tests[2].assert[0].threshold`.
  */
 export interface EvalSuite {
@@ -66,11 +67,13 @@ export interface SuiteTest {
   readonly description: string;
   readonly vars: Vars;
   readonly output: string | null;
+  /** What a recorded output answered, rendered; shown to judges. */
+  readonly input: string | null;
   readonly trajectory: readonly TrajectoryStep[] | null;
   readonly threshold: number | null;
   /** With `{{var}}` placeholders in string values filled. */
   readonly asserts: readonly AssertionSpec[];
-  /** The suite's prompts rendered with this test's vars, in order. */
+  /** The suite's prompts rendered with this test's vars, in order; empty for a recorded output. */
   readonly renderedPrompts: readonly string[];
 }
 
@@ -179,7 +182,7 @@ export function parseEvalSuite(raw: unknown, source: string, metrics: MetricRegi
 
   const judgedAssertions: string[] = [];
   const tests = root.list('tests', true).map((t, index): SuiteTest => {
-    t.rejectUnknown(['description', 'vars', 'output', 'trajectory', 'threshold', 'assert']);
+    t.rejectUnknown(['description', 'vars', 'output', 'input', 'trajectory', 'threshold', 'assert']);
     const varsValue = t.raw('vars') ?? {};
     if (typeof varsValue !== 'object' || Array.isArray(varsValue)) t.fail('vars', 'must be a mapping of names to values');
     const vars = varsValue as Vars;
@@ -188,7 +191,10 @@ export function parseEvalSuite(raw: unknown, source: string, metrics: MetricRegi
     if (output === null && trajectory === null && prompts.length === 0) {
       t.fail('output', 'is required when the suite has no prompts: record the output to grade, or add prompts for a model to continue');
     }
-    const renderedPrompts = prompts.map((p, i) => renderTemplate(p, vars, `${source}: prompts[${i}] for ${t.path}`));
+    const recorded = output !== null || trajectory !== null;
+    const input = t.optionalString('input');
+    if (input !== null && !recorded) t.fail('input', 'only goes with a recorded output: a generated output\'s input is the rendered prompt');
+    const renderedPrompts = recorded ? [] : prompts.map((p, i) => renderTemplate(p, vars, `${source}: prompts[${i}] for ${t.path}`));
     const asserts = t.list('assert', true).map((a): AssertionSpec => {
       a.rejectUnknown(['type', 'value', 'threshold', 'weight', 'criteria']);
       const type = a.optionalString('type') ?? '';
@@ -212,6 +218,7 @@ export function parseEvalSuite(raw: unknown, source: string, metrics: MetricRegi
       description: t.optionalString('description') ?? `test ${index + 1}`,
       vars,
       output: output ?? (trajectory !== null ? JSON.stringify(t.raw('trajectory')) : null),
+      input: input === null ? null : renderTemplate(input, vars, `${source}: ${t.where('input')}`),
       trajectory,
       threshold: t.has('threshold') ? t.number('threshold', 0, { min: 0, max: 1 }) : null,
       asserts,
