@@ -137,13 +137,21 @@ function aggregate(suite: EvalSuite, results: readonly TestResult[]): Aggregate 
   };
 }
 
-/** A plain-text report: one row per test, the first failing reason, then the totals. */
+/** A plain-text report: one row per test with the start of its output and its first problem, then the totals. */
 export function formatSuiteTable(result: SuiteResult): string {
   const rows = result.results.map((r) => {
     const firstProblem = r.assertions.find((a) => a.status !== 'pass');
-    return [String(r.test), clip(r.description, 32), r.prompt === null ? '-' : String(r.prompt), r.status.toUpperCase(), r.score.toFixed(2), firstProblem ? clip(`${firstProblem.type}: ${firstProblem.reason}`, 72) : ''];
+    return [
+      String(r.test),
+      clip(r.description, 32),
+      r.prompt === null ? '-' : String(r.prompt),
+      r.status.toUpperCase(),
+      r.score.toFixed(2),
+      clip(JSON.stringify(r.output), 28),
+      firstProblem ? clip(`${firstProblem.type}: ${firstProblem.reason}`, 72) : '',
+    ];
   });
-  const header = ['#', 'test', 'prompt', 'result', 'score', 'first problem'];
+  const header = ['#', 'test', 'prompt', 'result', 'score', 'output', 'first problem'];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)));
   const line = (cells: string[]) => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ').trimEnd();
   const a = result.aggregate;

@@ -103,8 +103,8 @@ test('runs every test, generating outputs per prompt, and aggregates', async () 
   assert.equal(result.judge, 'scripted judge');
 
   const table = formatSuiteTable(result);
-  assert.match(table, /^#\s+test\s+prompt\s+result\s+score\s+first problem$/m);
-  assert.match(table, /^1\s+capital\s+2\s+FAIL\s+0\.00\s+icontains: the output does not contain "rome"/m);
+  assert.match(table, /^#\s+test\s+prompt\s+result\s+score\s+output\s+first problem$/m);
+  assert.match(table, /^1\s+capital\s+2\s+FAIL\s+0\.00\s+" Paris"\s+icontains: the output does not contain "rome"/m);
   assert.match(table, /5 tests: 4 passed, 1 failed, 0 could not be graded \(pass rate 80\.0%/);
   assert.match(table, /pairwise: win rate 1\.000 \[1\.000, 1\.000\] \(95% bootstrap, ties count 1\/2; 1 wins, 0 ties, 0 losses\)/);
 });
