@@ -1,4 +1,4 @@
-import { JudgeEndpointError } from '../../errors.js';
+import { InvalidInputError, JudgeEndpointError } from '../../errors.js';
 import { DEFAULT_JUDGE_MAX_TOKENS, type Judge, type CompletionOptions } from './judge.js';
 
 export interface HttpJudgeOptions {
@@ -70,9 +70,9 @@ export function chatCompletionsUrl(endpoint: string): string {
   try {
     url = new URL(endpoint);
   } catch {
-    throw new JudgeEndpointError(endpoint, 'network', 'is not a valid URL (expected e.g. http://localhost:8000/v1)');
+    throw new InvalidInputError('judge endpoint', `"${endpoint}" is not a URL (expected e.g. http://localhost:8000/v1)`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new JudgeEndpointError(endpoint, 'network', 'must be an http or https URL');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidInputError('judge endpoint', `"${endpoint}" must be an http or https URL`);
   const base = url.href.replace(/\/+$/, '');
   return base.endsWith('/chat/completions') ? base : `${base}/chat/completions`;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { JudgeEndpointError } from '../../../src/errors.js';
+import { InvalidInputError, JudgeEndpointError } from '../../../src/errors.js';
 import { HttpJudge, chatCompletionsUrl } from '../../../src/eval/evaluators/http-judge.js';
 import { gradeWithRubric } from '../../../src/eval/evaluators/llm-rubric.js';
 import { chatCompletion, startChatCompletionsServer } from '../../helpers/chat-completions-server.js';
@@ -35,7 +35,8 @@ test('the endpoint URL gets /chat/completions appended unless it ends with it', 
   assert.equal(chatCompletionsUrl('http://localhost:8000/v1'), 'http://localhost:8000/v1/chat/completions');
   assert.equal(chatCompletionsUrl('http://localhost:8000/v1/'), 'http://localhost:8000/v1/chat/completions');
   assert.equal(chatCompletionsUrl('https://api.example.com/v1/chat/completions'), 'https://api.example.com/v1/chat/completions');
-  assert.throws(() => chatCompletionsUrl('localhost:8000'), (e: unknown) => JudgeEndpointError.isInstance(e) && /must be an http or https URL|not a valid URL/.test(e.message));
+  assert.throws(() => chatCompletionsUrl('localhost:8000'), (e: unknown) => InvalidInputError.isInstance(e) && /judge endpoint: "localhost:8000" must be an http or https URL/.test(e.message));
+  assert.throws(() => chatCompletionsUrl('not a url'), (e: unknown) => InvalidInputError.isInstance(e) && /"not a url" is not a URL/.test(e.message));
 });
 
 test('sends an OpenAI chat completions request and returns the first choice', async () => {
