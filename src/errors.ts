@@ -103,3 +103,26 @@ export class DatasetError extends TuneloopError {
     return isNamed(value, 'DatasetError');
   }
 }
+
+/** Why a judge endpoint's answer was unusable: an HTTP error status, a body that is not a chat completion, no answer in time, or no connection. */
+export type JudgeEndpointFailure = 'http-status' | 'malformed-body' | 'timeout' | 'network';
+
+/**
+ * An OpenAI-compatible judge endpoint failed. `endpoint` is the URL that was called, `failure` says how it
+ * failed, and `status` is the HTTP status where the server sent one.
+ */
+export class JudgeEndpointError extends TuneloopError {
+  readonly name = 'JudgeEndpointError';
+  constructor(
+    readonly endpoint: string,
+    readonly failure: JudgeEndpointFailure,
+    readonly detail: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`judge endpoint ${endpoint}: ${detail}`, options);
+  }
+  static isInstance(value: unknown): value is JudgeEndpointError {
+    return isNamed(value, 'JudgeEndpointError');
+  }
+}

@@ -2,6 +2,7 @@
 import { TuneloopError } from '../errors.js';
 import { BENCH_HELP, runBench } from './commands/bench.js';
 import { EVAL_HELP, runEval } from './commands/eval.js';
+import { EVALUATE_HELP, runEvaluate } from './commands/evaluate.js';
 import { GENERATE_HELP, runGenerate } from './commands/generate.js';
 import { INFO_HELP, runInfo } from './commands/info.js';
 import { MERGE_HELP, runMerge } from './commands/merge.js';
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   metrics: { help: METRICS_HELP, run: runMetrics },
   bench: { help: BENCH_HELP, run: runBench },
   eval: { help: EVAL_HELP, run: runEval },
+  evaluate: { help: EVALUATE_HELP, run: runEvaluate },
 };
 
 const USAGE = `tuneloop: run, adapt and evaluate BLOOM-family language models in Node.js
@@ -33,6 +35,7 @@ Commands:
   metrics    BLEU, chrF, TER (as sacreBLEU) and ROUGE (as rouge-score) of outputs against references
   bench      run a benchmark (mmlu, superglue, or a YAML definition) on a model and its adapters
   eval       run several benchmarks from an eval YAML file
+  evaluate   grade outputs with a YAML test suite of assertions (text checks, judges, trajectories)
 
 Examples:
   tuneloop info --model models/demo

@@ -1,0 +1,248 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { InvalidInputError } from '../../errors.js';
+import type { AssertionSpec } from './assertion.js';
+import { JUDGED_TYPES, checkAssertion } from './assertions.js';
+import type { MetricRegistry } from './metric-registry.js';
+import { type Vars, renderTemplate } from './template.js';
+import { type TrajectoryStep, parseTrajectory } from './trajectory.js';
+
+/**
+ * An evaluation suite, written as promptfoo users write one:
+ *
+ *   description: tutor answers            # optional
+ *   prompts: ["{{question}} Answer:"]     # optional: templates the model under test continues
+ *   generation: {max_new_tokens: 16, temperature: 0, seed: 0, stop: ["\n"]}
+ *   judge: {max_tokens: 256, temperature: 0}
+ *   win_rate: {confidence: 0.95, resamples: 10000, seed: 0}
+ *   tests:
+ *     - description: capital of Italy
+ *       vars: {question: What is the capital of Italy?}
+ *       output: " Rome"                   # optional: a recorded output, graded as it is
+ *       input: What is the capital?       # optional: what the recorded output answered (shown to judges)
+ *       trajectory: [{name: search, arguments: {q: Rome}}]   # optional: an agent's recorded tool calls
+ *       threshold: 0.8                    # optional: pass on weighted score instead of on every assertion
+ *       assert:
+ *         - {type: icontains, value: rome}
+ *         - {type: llm-rubric, value: "Names Rome", threshold: 0.7, weight: 2}
+ *
+ * A test without a recorded `output` (or `trajectory`) is run once per prompt, and judges see the rendered
+ * prompt as the input; one with a recorded output is graded once, and judges see its `input` if it has
+ * one. `{{var}}` placeholders in prompts, inputs and string assertion values are filled from the test's vars. Every field is checked on load and errors
+ * name it by its path, e.g. `suite.yaml: tests[2].assert[0].threshold`.
+ */
+export interface EvalSuite {
+  readonly source: string;
+  readonly description: string | null;
+  readonly prompts: readonly string[];
+  readonly generation: GenerationSettings;
+  readonly judge: JudgeSettings;
+  readonly winRate: WinRateSettings;
+  readonly tests: readonly SuiteTest[];
+  /** Fields of the judge-graded assertions, e.g. `tests[0].assert[1]`; empty when no judge is needed. */
+  readonly judgedAssertions: readonly string[];
+}
+
+export interface GenerationSettings {
+  readonly maxNewTokens: number;
+  readonly temperature: number;
+  readonly seed: number;
+  readonly stop: readonly string[];
+}
+
+export interface JudgeSettings {
+  readonly maxTokens: number;
+  readonly temperature: number;
+}
+
+export interface WinRateSettings {
+  readonly confidence: number;
+  readonly resamples: number;
+  readonly seed: number;
+}
+
+export interface SuiteTest {
+  /** 0-based position in `tests`. */
+  readonly index: number;
+  readonly description: string;
+  readonly vars: Vars;
+  readonly output: string | null;
+  /** What a recorded output answered, rendered; shown to judges. */
+  readonly input: string | null;
+  readonly trajectory: readonly TrajectoryStep[] | null;
+  readonly threshold: number | null;
+  /** With `{{var}}` placeholders in string values filled. */
+  readonly asserts: readonly AssertionSpec[];
+  /** The suite's prompts rendered with this test's vars, in order; empty for a recorded output. */
+  readonly renderedPrompts: readonly string[];
+}
+
+type Mapping = Record<string, unknown>;
+
+/** Reads fields of one YAML mapping, failing with InvalidInputError at `source: path.field`. */
+class Fields {
+  constructor(
+    private readonly source: string,
+    private readonly mapping: Mapping,
+    readonly path: string,
+  ) {}
+
+  where(field: string): string {
+    return `${this.path}${this.path === '' || field.startsWith('[') ? '' : '.'}${field}`;
+  }
+
+  fail(field: string, detail: string): never {
+    throw new InvalidInputError(`${this.source}: ${this.where(field)}`, detail);
+  }
+
+  raw(field: string): unknown {
+    return this.mapping[field];
+  }
+
+  has(field: string): boolean {
+    return this.mapping[field] !== undefined && this.mapping[field] !== null;
+  }
+
+  child(field: string): Fields {
+    const value = this.raw(field) ?? {};
+    if (typeof value !== 'object' || Array.isArray(value)) this.fail(field, 'must be a mapping');
+    return new Fields(this.source, value as Mapping, this.where(field));
+  }
+
+  optionalString(field: string): string | null {
+    const value = this.raw(field);
+    if (value === undefined || value === null) return null;
+    if (typeof value !== 'string') this.fail(field, `must be a string, got ${JSON.stringify(value)}`);
+    return value;
+  }
+
+  number(field: string, fallback: number, check: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean; exclusiveMax?: boolean } = {}): number {
+    const value = this.raw(field) ?? fallback;
+    if (typeof value !== 'number' || !Number.isFinite(value)) this.fail(field, `must be a number, got ${JSON.stringify(value)}`);
+    if (check.integer && !Number.isInteger(value)) this.fail(field, `must be a whole number, got ${value}`);
+    if (check.min !== undefined && (check.exclusiveMin ? value <= check.min : value < check.min)) this.fail(field, `must be ${check.exclusiveMin ? '>' : '>='} ${check.min}, got ${value}`);
+    if (check.max !== undefined && (check.exclusiveMax ? value >= check.max : value > check.max)) this.fail(field, `must be ${check.exclusiveMax ? '<' : '<='} ${check.max}, got ${value}`);
+    return value;
+  }
+
+  stringList(field: string): string[] {
+    const value = this.raw(field) ?? [];
+    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) this.fail(field, 'must be a list of strings');
+    return value as string[];
+  }
+
+  list(field: string, required: boolean): Fields[] {
+    const value = this.raw(field);
+    if (value === undefined || value === null) {
+      if (required) this.fail(field, 'is required: a non-empty list');
+      return [];
+    }
+    if (!Array.isArray(value) || value.length === 0) this.fail(field, 'must be a non-empty list');
+    return value.map((item, i) => {
+      if (typeof item !== 'object' || item === null || Array.isArray(item)) this.fail(`${field}[${i}]`, 'must be a mapping');
+      return new Fields(this.source, item as Mapping, this.where(`${field}[${i}]`));
+    });
+  }
+
+  rejectUnknown(known: readonly string[]): void {
+    for (const key of Object.keys(this.mapping)) {
+      if (!known.includes(key)) this.fail(key, `is not a known field (known here: ${known.join(', ')})`);
+    }
+  }
+}
+
+export function parseEvalSuite(raw: unknown, source: string, metrics: MetricRegistry): EvalSuite {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InvalidInputError(source, 'must be a YAML mapping with a tests list');
+  const root = new Fields(source, raw as Mapping, '');
+  root.rejectUnknown(['description', 'prompts', 'generation', 'judge', 'win_rate', 'tests']);
+
+  const prompts = root.stringList('prompts');
+  prompts.forEach((p, i) => {
+    if (p.trim() === '') root.fail(`prompts[${i}]`, 'is empty');
+  });
+
+  const g = root.child('generation');
+  g.rejectUnknown(['max_new_tokens', 'temperature', 'seed', 'stop']);
+  const generation: GenerationSettings = {
+    maxNewTokens: g.number('max_new_tokens', 64, { min: 1, integer: true }),
+    temperature: g.number('temperature', 0, { min: 0 }),
+    seed: g.number('seed', 0, { integer: true }),
+    stop: g.stringList('stop'),
+  };
+  const j = root.child('judge');
+  j.rejectUnknown(['max_tokens', 'temperature']);
+  const judge: JudgeSettings = { maxTokens: j.number('max_tokens', 256, { min: 1, integer: true }), temperature: j.number('temperature', 0, { min: 0 }) };
+  const w = root.child('win_rate');
+  w.rejectUnknown(['confidence', 'resamples', 'seed']);
+  const winRate: WinRateSettings = {
+    confidence: w.number('confidence', 0.95, { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true }),
+    resamples: w.number('resamples', 10_000, { min: 100, integer: true }),
+    seed: w.number('seed', 0, { integer: true }),
+  };
+
+  const judgedAssertions: string[] = [];
+  const tests = root.list('tests', true).map((t, index): SuiteTest => {
+    t.rejectUnknown(['description', 'vars', 'output', 'input', 'trajectory', 'threshold', 'assert']);
+    const varsValue = t.raw('vars') ?? {};
+    if (typeof varsValue !== 'object' || Array.isArray(varsValue)) t.fail('vars', 'must be a mapping of names to values');
+    const vars = varsValue as Vars;
+    const output = t.optionalString('output');
+    const trajectory = t.has('trajectory') ? parseTrajectory(t.raw('trajectory'), `${source}: ${t.where('trajectory')}`) : null;
+    if (output === null && trajectory === null && prompts.length === 0) {
+      t.fail('output', 'is required when the suite has no prompts: record the output to grade, or add prompts for a model to continue');
+    }
+    const recorded = output !== null || trajectory !== null;
+    const input = t.optionalString('input');
+    if (input !== null && !recorded) t.fail('input', 'only goes with a recorded output: a generated output\'s input is the rendered prompt');
+    const renderedPrompts = recorded ? [] : prompts.map((p, i) => renderTemplate(p, vars, `${source}: prompts[${i}] for ${t.path}`));
+    const asserts = t.list('assert', true).map((a): AssertionSpec => {
+      a.rejectUnknown(['type', 'value', 'threshold', 'weight', 'criteria']);
+      const type = a.optionalString('type') ?? '';
+      if (type === '') a.fail('type', 'is required: the assertion type, e.g. contains');
+      const field = `${source}: ${a.path}`;
+      const spec: AssertionSpec = {
+        type,
+        value: renderValue(a.raw('value'), vars, `${field}.value`),
+        threshold: a.has('threshold') ? a.number('threshold', 0) : undefined,
+        weight: a.number('weight', 1, { min: 0 }),
+        criteria: a.optionalString('criteria') ?? undefined,
+        field,
+      };
+      checkAssertion(spec, metrics);
+      if ((JUDGED_TYPES as readonly string[]).includes(type)) judgedAssertions.push(a.path);
+      return spec;
+    });
+    if (asserts.every((a) => a.weight === 0)) t.fail('assert', 'needs at least one assertion with weight > 0');
+    return {
+      index,
+      description: t.optionalString('description') ?? `test ${index + 1}`,
+      vars,
+      output: output ?? (trajectory !== null ? JSON.stringify(t.raw('trajectory')) : null),
+      input: input === null ? null : renderTemplate(input, vars, `${source}: ${t.where('input')}`),
+      trajectory,
+      threshold: t.has('threshold') ? t.number('threshold', 0, { min: 0, max: 1 }) : null,
+      asserts,
+      renderedPrompts,
+    };
+  });
+
+  return { source, description: root.optionalString('description'), prompts, generation, judge, winRate, tests, judgedAssertions };
+}
+
+/** Fills placeholders in a string value or a list of strings; other values (schemas, trajectories) stay as written. */
+function renderValue(value: unknown, vars: Vars, field: string): unknown {
+  if (typeof value === 'string') return renderTemplate(value, vars, field);
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.map((v, i) => renderTemplate(v, vars, `${field}[${i}]`));
+  return value;
+}
+
+/** Reads and checks a suite file. */
+export function readEvalSuite(path: string, metrics: MetricRegistry): EvalSuite {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    throw new InvalidInputError(path, `cannot read the YAML suite: ${(cause as Error).message}`);
+  }
+  return parseEvalSuite(raw, path, metrics);
+}
