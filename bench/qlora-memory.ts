@@ -9,7 +9,8 @@
  * biases float32, compute bf16: QLoRA's setting. The 7b1 mode reads no checkpoint: each tensor is drawn
  * (uniform with std 0.02, a fast stand-in for a trained model's weights) when the loader asks for it,
  * quantised and dropped, so only one float32 matrix exists at a time. Options: --rank N (LoRA r, default
- * 16, all four block linears), --batch B, --seq T.
+ * 16, all four block linears), --batch B, --seq T, --no-checkpointing (keep every block's activations
+ * instead of recomputing them: QLoRA trains with gradient checkpointing, as peft sets it up).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -140,7 +141,8 @@ for (let i = 0; i < ids.length; i++) ids[i] = 5 + ((i * 7919) % (model.config.vo
 const trainingBatch = { ids, mask: new Uint8Array(ids.length).fill(1), labels: Int32Array.from(ids), batch };
 
 start = performance.now();
-const result = forwardBackward(model, trainingBatch, { lora: adapter });
+const gradientCheckpointing = !process.argv.includes('--no-checkpointing');
+const result = forwardBackward(model, trainingBatch, { lora: adapter }, { gradientCheckpointing });
 const backwardSeconds = (performance.now() - start) / 1000;
 // AdamW on every LoRA tensor (its moments allocated here, as a trainer would).
 const params = adapter.tensors();
@@ -149,5 +151,5 @@ for (const [name, grad] of result.grads) {
   backend.adamwStep(param, grad, new Float32Array(param.length), new Float32Array(param.length), { step: 1, lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
 }
 const stepSeconds = (performance.now() - start) / 1000;
-console.log(`training step at batch ${batch} x ${seq}: loss ${result.loss.toFixed(4)}, forward+backward ${backwardSeconds.toFixed(2)} s, step ${stepSeconds.toFixed(2)} s (${backend.threads()} threads)`);
+console.log(`training step at batch ${batch} x ${seq}${gradientCheckpointing ? ', gradient checkpointing' : ''}: loss ${result.loss.toFixed(4)}, forward+backward ${backwardSeconds.toFixed(2)} s, step ${stepSeconds.toFixed(2)} s (${backend.threads()} threads)`);
 report('after one training step');

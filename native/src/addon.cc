@@ -504,7 +504,9 @@ Napi::Value CrossEntropy(const Napi::CallbackInfo& info) {
   const auto rows = static_cast<int64_t>(targets.length);
   requireLength(info, logits.length, product(info, {rows, vocab}), "logits");
   requireLength(info, out.length, product(info, {rows, vocab}), "dLogits");
-  requireDisjoint(info, logits.data, logits.length * 4, out.data, out.length * 4, "logits");
+  // dLogits may be the logits array itself (the kernel finishes reading a row before writing it), but
+  // not a partial overlap.
+  if (logits.data != out.data) requireDisjoint(info, logits.data, logits.length * 4, out.data, out.length * 4, "logits");
   requireDisjoint(info, targets.data, targets.length * 4, out.data, out.length * 4, "targets");
   for (int64_t r = 0; r < rows; r++) {
     const int32_t t = targets.data[r];

@@ -47,8 +47,9 @@ void tokenLogProbsForward(const float* logits, int64_t rows, int64_t vocab, cons
 void matmulForward(const float* a, const float* b, int64_t m, int64_t k, int64_t n, bool transposeA, bool transposeB,
                    float* c);
 
-// dx[rows, in] = dy[rows, out] · W for the packed [out, in] weight, in float32 (a bf16 weight is
-// widened exactly to float32; dy is not rounded). Works on the packed copy, a slab at a time.
+// dx[rows, in] = dy[rows, out] · W for the packed [out, in] weight: in float32 for a float32 weight;
+// for a bf16 weight dy is rounded to bf16 and the products accumulate in float32 (as PyTorch's
+// autocast). Works on the packed copy, a slab at a time.
 void linearBackwardInput(const float* dy, int64_t rows, const PackedWeight& w, float* dx);
 
 // out[c] = Σ_r dy[r, c], accumulated in double.

@@ -340,18 +340,31 @@ void nf4LinearForward(const float* x, int64_t rows, const Nf4Weight& w, const fl
   }
 }
 
+// dx = dy · W, a slab of dequantised rows at a time. bf16 compute rounds dy to bf16 and multiplies
+// bf16 slabs, as the dense bf16 backward (matmul.cc) and PyTorch's autocast do.
 void nf4LinearBackwardInput(const float* dy, int64_t rows, const Nf4Weight& w, float* dx) {
   if (rows == 0) return;
   const int64_t K = w.inFeatures, N = w.outFeatures;
+  const bool bf16 = w.dtype == DType::BF16;
+  const DType type = bf16 ? DType::BF16 : DType::F32;
   thread_local Scratch slabScratch;
-  const int64_t slab = slabRows(w, sizeof(float));
-  float* slabData = slabScratch.get<float>(slab * K);
+  thread_local Scratch dyScratch;
+  const int64_t slab = slabRows(w, dtypeSize(type));
+  void* slabData = slabScratch.get<uint8_t>(static_cast<size_t>(slab * K) * dtypeSize(type));
+  uint16_t* dyBf16 = bf16 ? dyScratch.get<uint16_t>(rows * slab) : nullptr;
   for (int64_t n0 = 0; n0 < N; n0 += slab) {
     const int64_t nc = std::min(slab, N - n0);
-    dequantizeSlab(w, n0, nc, DType::F32, w.dtype == DType::BF16, slabData);
+    dequantizeSlab(w, n0, nc, type, false, slabData);
     // dx (+)= dy[:, n0:n0+nc] · slab, the slab [nc, K] row-major.
-    const MatmulKey key{rows, nc, K, N, K, 1, K, DType::F32, false, n0 > 0, omp_get_max_threads()};
-    runMatmul(key, dy + n0, slabData, nullptr, dx);
+    if (bf16) {
+#pragma omp parallel for schedule(static) if (rows * nc > kParallelElements)
+      for (int64_t r = 0; r < rows; r++) f32ToBf16Array(dy + r * N + n0, dyBf16 + r * nc, nc);
+      const MatmulKey key{rows, nc, K, nc, K, 1, K, DType::BF16, false, n0 > 0, omp_get_max_threads()};
+      runMatmul(key, dyBf16, slabData, nullptr, dx);
+    } else {
+      const MatmulKey key{rows, nc, K, N, K, 1, K, DType::F32, false, n0 > 0, omp_get_max_threads()};
+      runMatmul(key, dy + n0, slabData, nullptr, dx);
+    }
   }
 }
 

@@ -44,8 +44,10 @@ export interface GradientOps {
    * Cross-entropy of `logits[rows, vocab]` against `targets[rows]`, where a target of -100 is ignored.
    * Returns the summed loss over counted rows and dLogits = scale · (softmax − onehot) (zero for
    * ignored rows); the caller passes scale = 1 / (counted rows in the whole batch) for a mean loss.
+   * `overwriteLogits` writes dLogits into the logits array itself (returned as dLogits), saving a
+   * `[rows, vocab]` buffer: 1 GB a chunk of 1024 rows at BLOOM's vocabulary.
    */
-  crossEntropy(logits: Float32Array, vocab: number, targets: Int32Array, scale: number): { lossSum: number; counted: number; dLogits: Float32Array };
+  crossEntropy(logits: Float32Array, vocab: number, targets: Int32Array, scale: number, options?: { overwriteLogits?: boolean }): { lossSum: number; counted: number; dLogits: Float32Array };
 
   /**
    * One AdamW step in place, as torch.optim.AdamW: p −= lr·wd·p; m = β1·m + (1−β1)·g;

@@ -38,6 +38,13 @@ export interface ForwardBackwardOptions {
   readonly dropoutSeed?: number;
   /** false: the loss only, no backward pass (validation). Default true. */
   readonly gradients?: boolean;
+  /**
+   * Gradient checkpointing (transformers' gradient_checkpointing_enable): keep only each block's
+   * input and recompute the block's activations just before its backward, and hold fewer rows of
+   * logits at once. Memory for activations drops from every block's to one block's, for about a
+   * third more compute. QLoRA training turns it on by default, as peft's prepare_model_for_kbit_training.
+   */
+  readonly gradientCheckpointing?: boolean;
 }
 
 export interface StepResult {
@@ -80,6 +87,8 @@ interface LoraTape {
  * packed weight once per chunk (64-row chunks made it ~25% slower on the BLOOM-560m benchmark).
  */
 const LOGIT_ROWS_PER_CHUNK = 256;
+/** With gradient checkpointing, where memory matters more than speed: ~32 MB of logits per chunk. */
+const LOGIT_ROWS_PER_CHUNK_CHECKPOINTED = 32;
 
 /**
  * Loss and gradients of BLOOM with adapters, as PyTorch's autograd computes them for
@@ -101,7 +110,8 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
   const rows = batch.batch * seq;
   const grads = new Map<string, Float32Array>();
   const selective = trainables.selective;
-  const dropout = options.dropoutSeed === undefined ? undefined : new SeededRandom(options.dropoutSeed);
+  const checkpointing = options.gradientCheckpointing ?? false;
+  const wantGradients = options.gradients ?? true;
   const accumulate = (name: string, grad: Float32Array) => {
     const existing = grads.get(name);
     if (!existing) grads.set(name, grad);
@@ -142,28 +152,39 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
     mask,
     slopes: model.slopes,
   });
-  const tapes: BlockTape[] = [];
-  let hidden = embeddings;
-  for (let layer = 0; layer < config.numLayers; layer++) {
+  const loraDropout = trainables.lora?.config.loraDropout ?? 0;
+  /** One block's forward from its input, returning its output and what its backward needs. */
+  const blockForward = (layer: number, input: Float32Array): { output: Float32Array; tape: BlockTape } => {
     const w = weights.blocks[layer];
+    // Each block draws its dropout masks from its own stream, so a recomputed block draws the same.
+    const random = options.dropoutSeed !== undefined && loraDropout > 0 ? new SeededRandom(options.dropoutSeed * 1009 + layer) : undefined;
     const loraTapes: BlockTape['lora'] = {};
     const linear = (module: BlockLinearName, params: LinearParams, x: Float32Array) => {
       const y = backend.linear(x, rows, params.weight, params.bias);
       const lora = trainables.lora?.layer(layer, module);
-      if (lora) loraTapes[module] = loraForward(backend, lora, x, rows, y, dropout && trainables.lora!.config.loraDropout > 0 ? { p: trainables.lora!.config.loraDropout, random: dropout } : undefined);
+      if (lora) loraTapes[module] = loraForward(backend, lora, x, rows, y, random ? { p: loraDropout, random } : undefined);
       return y;
     };
-    const attentionInput = backend.layerNorm(hidden, w.inputLayernorm.weight, w.inputLayernorm.bias, eps);
+    const attentionInput = backend.layerNorm(input, w.inputLayernorm.weight, w.inputLayernorm.bias, eps);
     const qkv = linear('query_key_value', w.queryKeyValue, attentionInput);
     const context = backend.attention(attentionArgs(qkv));
     const afterAttention = linear('dense', w.dense, context);
-    backend.addInPlace(afterAttention, hidden);
+    backend.addInPlace(afterAttention, input);
     const mlpInput = backend.layerNorm(afterAttention, w.postAttentionLayernorm.weight, w.postAttentionLayernorm.bias, eps);
     const preGelu = linear('dense_h_to_4h', w.denseHTo4h, mlpInput);
     const postGelu = backend.gelu(preGelu);
     const output = linear('dense_4h_to_h', w.dense4hToH, postGelu);
     backend.addInPlace(output, afterAttention);
-    tapes.push({ input: hidden, attentionInput, qkv, context, afterAttention, mlpInput, preGelu, postGelu, lora: loraTapes });
+    return { output, tape: { input, attentionInput, qkv, context, afterAttention, mlpInput, preGelu, postGelu, lora: loraTapes } };
+  };
+  // Each block's tape, or with checkpointing only its input (the tape is rebuilt in backward).
+  const tapes: BlockTape[] = [];
+  const blockInputs: Float32Array[] = [];
+  let hidden = embeddings;
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    const { output, tape } = blockForward(layer, hidden);
+    if (checkpointing) blockInputs.push(hidden);
+    else if (wantGradients) tapes.push(tape);
     hidden = output;
   }
   const final = backend.layerNorm(hidden, weights.lnF.weight, weights.lnF.bias, eps);
@@ -173,14 +194,14 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
   for (let i = 0; i < rows; i++) if (targets[i] !== IGNORE_INDEX) counted++;
   if (counted === 0) throw new InvalidInputError('labels', 'every label is -100: the batch has nothing to learn from');
   let lossSum = 0;
-  const wantGradients = options.gradients ?? true;
   const dFinal = new Float32Array(wantGradients ? rows * h : 0);
-  for (let start = 0; start < rows; start += LOGIT_ROWS_PER_CHUNK) {
-    const n = Math.min(LOGIT_ROWS_PER_CHUNK, rows - start);
+  const chunkRows = checkpointing ? LOGIT_ROWS_PER_CHUNK_CHECKPOINTED : LOGIT_ROWS_PER_CHUNK;
+  for (let start = 0; start < rows; start += chunkRows) {
+    const n = Math.min(chunkRows, rows - start);
     const chunkTargets = targets.subarray(start, start + n);
     if (chunkTargets.every((t) => t === IGNORE_INDEX)) continue;
     const logits = model.logits(final.subarray(start * h, (start + n) * h), n);
-    const { lossSum: chunkLoss, dLogits } = backend.crossEntropy(logits, config.vocabSize, chunkTargets, 1 / counted);
+    const { lossSum: chunkLoss, dLogits } = backend.crossEntropy(logits, config.vocabSize, chunkTargets, 1 / counted, { overwriteLogits: true });
     lossSum += chunkLoss;
     if (wantGradients) dFinal.set(backend.linearBackwardInput(dLogits, n, weights.lmHead), start * h);
   }
@@ -198,7 +219,7 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
   let dHidden = layerNormBackward(hidden, weights.lnF, dFinal, 'ln_f');
   for (let layer = config.numLayers - 1; layer >= 0 && layer >= lowest; layer--) {
     const w = weights.blocks[layer];
-    const tape = tapes[layer];
+    const tape = checkpointing ? blockForward(layer, blockInputs[layer]).tape : tapes[layer];
     /** Parameter gradients of one linear, and its input gradient unless `needInput` is false. */
     function linearBackward(module: BlockLinearName, params: LinearParams, x: Float32Array, dy: Float32Array): Float32Array;
     function linearBackward(module: BlockLinearName, params: LinearParams, x: Float32Array, dy: Float32Array, needInput: boolean): Float32Array | undefined;

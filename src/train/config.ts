@@ -59,6 +59,7 @@ export interface TrainingConfig {
   readonly evalEvery: number | null;
   readonly earlyStoppingPatience: number | null;
   readonly checkpointEvery: number | null;
+  readonly gradientCheckpointing: boolean;
 }
 
 export interface TaskConfig {
@@ -213,7 +214,7 @@ export function parseTrainConfig(raw: unknown, source = 'train config'): TrainCo
   const t = root.child('training');
   t.rejectUnknown([
     'epochs', 'max_steps', 'batch_size', 'gradient_accumulation', 'learning_rate', 'weight_decay', 'warmup_steps', 'schedule',
-    'max_grad_norm', 'eval_every', 'early_stopping_patience', 'checkpoint_every',
+    'max_grad_norm', 'eval_every', 'early_stopping_patience', 'checkpoint_every', 'gradient_checkpointing',
   ]);
   const training: TrainingConfig = {
     epochs: t.number('epochs', 3, { min: 1, integer: true }),
@@ -228,6 +229,8 @@ export function parseTrainConfig(raw: unknown, source = 'train config'): TrainCo
     evalEvery: t.optionalNumber('eval_every', { min: 1, integer: true }),
     earlyStoppingPatience: t.optionalNumber('early_stopping_patience', { min: 1, integer: true }),
     checkpointEvery: t.optionalNumber('checkpoint_every', { min: 1, integer: true }),
+    // On by default for QLoRA, whose point is training in little memory (as peft's prepare_model_for_kbit_training).
+    gradientCheckpointing: t.boolean('gradient_checkpointing', type === 'qlora'),
   };
 
   const names = new Set<string>();

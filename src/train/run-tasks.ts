@@ -114,6 +114,7 @@ async function trainTask(model: BloomModel, tokenizer: BloomTokenizer, config: T
     epochs: t.epochs,
     maxSteps: t.maxSteps ?? undefined,
     gradientAccumulation: t.gradientAccumulation,
+    gradientCheckpointing: t.gradientCheckpointing,
     maxGradNorm: t.maxGradNorm ?? undefined,
     adamw: { lr: t.learningRate, weightDecay: t.weightDecay },
     schedule: { kind: t.schedule, warmupSteps: t.warmupSteps },

@@ -21,6 +21,8 @@ export interface TrainerOptions {
   /** Stop after this many optimiser steps even if epochs remain. */
   readonly maxSteps?: number;
   readonly gradientAccumulation?: number;
+  /** Recompute block activations in backward instead of keeping them (see ForwardBackwardOptions). */
+  readonly gradientCheckpointing?: boolean;
   readonly maxGradNorm?: number;
   readonly adamw?: Partial<AdamWOptions>;
   readonly schedule?: { readonly kind: ScheduleKind; readonly warmupSteps: number };
@@ -136,7 +138,10 @@ export function train(options: TrainerOptions): TrainingSummary {
       const position = state.microBatches % trainBatches.length;
       const batch = trainBatches[epochOrder(trainBatches.length, seed, epoch)[position]];
       // Dropout masks follow from the seed and the micro-batch's index, so a resumed run draws the same ones.
-      const result: StepResult = forwardBackward(model, batch, trainables, { dropoutSeed: seed * 1000003 + state.microBatches });
+      const result: StepResult = forwardBackward(model, batch, trainables, {
+        dropoutSeed: seed * 1000003 + state.microBatches,
+        gradientCheckpointing: options.gradientCheckpointing,
+      });
       state = { ...state, microBatches: state.microBatches + 1 };
       for (const [name, g] of result.grads) {
         const sum = grads.get(name);

@@ -146,13 +146,14 @@ function checkLinearBackwardInput(backend: TrainingBackend): void {
   assertClose(backend.linearBackwardInput(dy, rows, weight), numericGradient(x, loss), 'f32 dx');
 
   // The bf16 forward also rounds x, which makes it a step function of x; the gradient is defined as
-  // dy·W with W's bf16 values, so compare with that product directly.
+  // bf16(dy)·W with W's bf16 values (PyTorch autocast's product), so compare with that directly.
   const bf16Weight = backend.prepareWeight(f32Tensor([outFeatures, inFeatures], weightValues), 'bf16');
   const roundedWeight = bf16ArrayToF32(f32ArrayToBf16(weightValues));
+  const roundedDy = bf16ArrayToF32(f32ArrayToBf16(dy));
   const expected = new Float64Array(rows * inFeatures);
   for (let i = 0; i < rows; i++) {
     for (let o = 0; o < outFeatures; o++) {
-      for (let t = 0; t < inFeatures; t++) expected[i * inFeatures + t] += dy[i * outFeatures + o] * roundedWeight[o * inFeatures + t];
+      for (let t = 0; t < inFeatures; t++) expected[i * inFeatures + t] += roundedDy[i * outFeatures + o] * roundedWeight[o * inFeatures + t];
     }
   }
   assertClose(backend.linearBackwardInput(dy, rows, bf16Weight), expected, 'bf16 dx', 1e-5);
@@ -264,6 +265,13 @@ function checkCrossEntropy(backend: TrainingBackend): void {
     return sum * scale;
   };
   assertClose(dLogits, numericGradient(logits, meanLoss), 'dLogits');
+
+  // In place: the same loss and gradient, written over the logits.
+  const overwritten = Float32Array.from(logits);
+  const inPlace = backend.crossEntropy(overwritten, vocab, targets, scale, { overwriteLogits: true });
+  assert.equal(inPlace.dLogits, overwritten, 'the gradient is written into the logits array');
+  assert.equal(inPlace.lossSum, lossSum);
+  assert.deepEqual(inPlace.dLogits, dLogits);
 }
 
 const ADAMW_OPTIONS = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
@@ -326,12 +334,12 @@ function checkAdamwSeveralSteps(backend: TrainingBackend): void {
 
 export const gradientChecks: readonly GradientCheck[] = [
   { name: 'matmul and its gradients, all four transpose combinations', run: checkMatmul },
-  { name: 'linearBackwardInput: f32 against finite differences, bf16 against dy·W', run: checkLinearBackwardInput },
+  { name: 'linearBackwardInput: f32 against finite differences, bf16 against bf16(dy)·W', run: checkLinearBackwardInput },
   { name: 'linear parameter gradients: sumRows for the bias, matmul for the weight', run: checkLinearParameterGradients },
   { name: 'layerNormBackward: dx, dGamma, dBeta', run: checkLayerNormBackward },
   { name: 'geluBackward', run: checkGeluBackward },
   { name: 'attentionBackward: 3 heads, a left-padded row with fully masked queries', run: checkAttentionBackward },
-  { name: 'crossEntropy: loss, counted rows, dLogits, ignored targets', run: checkCrossEntropy },
+  { name: 'crossEntropy: loss, counted rows, dLogits, ignored targets, in place', run: checkCrossEntropy },
   { name: 'adamwStep: one step matches torch.optim.AdamW on reference a', run: (backend) => checkAdamwAgainstReference(backend, 'a') },
   { name: 'adamwStep: one step matches torch.optim.AdamW on reference b', run: (backend) => checkAdamwAgainstReference(backend, 'b') },
   { name: 'adamwStep: bias corrections over several steps', run: checkAdamwSeveralSteps },

@@ -12,6 +12,7 @@ import { SelectiveTuning } from '../../src/peft/selective/model.js';
 import { type TrainingBatch, forwardBackward } from '../../src/train/bloom-backward.js';
 import { loadReference } from '../helpers/reference.js';
 import { backendCases } from '../helpers/backends.js';
+import { assertClose } from '../helpers/numeric.js';
 
 /** Every bias and LayerNorm parameter, and `weights` (checkpoint names of block linear weights). */
 function allBiasesAndLayerNorms(model: BloomModel, weights: readonly string[] = []): SelectiveTuning {
@@ -150,6 +151,23 @@ test('LoRA dropout: seeded masks, and gradients that agree with finite differenc
     assert.ok(Math.abs(numeric - analytic) < 2e-3 * Math.max(1e-2, Math.abs(analytic)) + 2e-5, `${name}[${index}]: ${analytic} vs ${numeric}`);
   }
 });
+
+for (const { name, backend, skipReason } of await backendCases()) {
+  test(`${name} backend: gradient checkpointing gives the same loss and gradients, LoRA dropout included`, { skip: skipReason }, () => {
+    const ref = loadReference('b');
+    const model = BloomModel.load(ref.checkpointDir, { backend: backend!, dtype: 'f32' });
+    const batch: TrainingBatch = { ids: ref.ints('input_ids'), mask: Uint8Array.from(ref.ints('attention_mask')), labels: ref.ints('train_labels'), batch: 3 };
+    const random = new SeededRandom(8);
+    const lora = createLoraAdapter(model.config, { r: 4, loraAlpha: 8, loraDropout: 0.2, targetModules: ['query_key_value', 'dense_h_to_4h'], useRslora: false }, 'default', () => random.next());
+    for (const layer of lora.layers.values()) for (let i = 0; i < layer.b.length; i++) layer.b[i] = 0.05 * (random.next() - 0.5);
+    const selective = allBiasesAndLayerNorms(model);
+    const plain = forwardBackward(model, batch, { lora, selective }, { dropoutSeed: 3 });
+    const checkpointed = forwardBackward(model, batch, { lora, selective }, { dropoutSeed: 3, gradientCheckpointing: true });
+    assert.ok(Math.abs(plain.loss - checkpointed.loss) < 1e-6 * Math.abs(plain.loss));
+    assert.deepEqual([...checkpointed.grads.keys()].sort(), [...plain.grads.keys()].sort());
+    for (const [gradName, grad] of plain.grads) assertClose(checkpointed.grads.get(gradName)!, grad, 1e-5, gradName);
+  });
+}
 
 test('one AdamW step on the backward pass gives the LoRA weights PyTorch gives', async () => {
   const { AdamW } = await import('../../src/train/optimizer.js');

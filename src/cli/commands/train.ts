@@ -41,6 +41,8 @@ The YAML config (every field but model and tasks has a default):
     eval_every: null            # steps between validations (default: once per epoch)
     early_stopping_patience: null
     checkpoint_every: null      # steps; a killed run resumes from the newest checkpoint
+    gradient_checkpointing: false  # recompute activations in backward: less memory, ~1/3 more
+                                #   compute (default true for qlora)
   tasks:                        # JSONL, CSV or Parquet: prompt/completion, instruction/input/output,
     - name: arithmetic          #   or chat messages
       train: data/tasks/arithmetic.train.jsonl

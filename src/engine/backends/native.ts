@@ -418,7 +418,7 @@ export class NativeBackend implements Backend, GradientOps {
     return dQkv;
   }
 
-  crossEntropy(logits: Float32Array, vocab: number, targets: Int32Array, scale: number): { lossSum: number; counted: number; dLogits: Float32Array } {
+  crossEntropy(logits: Float32Array, vocab: number, targets: Int32Array, scale: number, options: { overwriteLogits?: boolean } = {}): { lossSum: number; counted: number; dLogits: Float32Array } {
     const op = 'crossEntropy';
     checkFloat32(op, 'logits', logits);
     checkInteger(op, 'vocab', vocab, 1);
@@ -429,7 +429,8 @@ export class NativeBackend implements Backend, GradientOps {
       const t = targets[i];
       if (t !== -100 && (t < 0 || t >= vocab)) fail(op, `targets[${i}] = ${t} is outside [0, ${vocab}) and not -100 (ignored)`);
     }
-    const dLogits = new Float32Array(logits.length);
+    // The kernel reads each row whole before writing that row's gradient, so it may write in place.
+    const dLogits = options.overwriteLogits ? logits : new Float32Array(logits.length);
     if (targets.length === 0) return { lossSum: 0, counted: 0, dLogits };
     const [lossSum, counted] = this.addon.crossEntropy(logits, vocab, targets, scale, dLogits);
     return { lossSum, counted, dLogits };

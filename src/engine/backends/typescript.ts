@@ -223,14 +223,20 @@ export class TypeScriptBackend implements Backend, GradientOps {
     const w = asTypeScriptWeight(weight);
     const { inFeatures: k, outFeatures: n } = w;
     if (dy.length !== rows * n) throw new RangeError(`linearBackwardInput: dy has ${dy.length} values, expected ${rows} x ${n}`);
-    // dx = dy · W with W's stored values (bf16 ones for a bf16 weight). The forward's rounding of x to
-    // bf16 is treated as the identity, so it contributes nothing here.
+    // dx = dy · W with W's stored values. For a bf16 weight dy is rounded to bf16 too, as PyTorch's
+    // autocast computes this product (and the native backend, at bf16 speed). The forward's rounding
+    // of x to bf16 is treated as the identity, so it contributes nothing here.
+    let g16 = dy;
+    if (w.dtype === 'bf16') {
+      g16 = Float32Array.from(dy);
+      roundToBf16InPlace(g16);
+    }
     const sums = new Float64Array(rows * k);
     const scratch = new Float32Array(k);
     for (let j = 0; j < n; j++) {
       const wRow = w.rowF32(j, scratch);
       for (let i = 0; i < rows; i++) {
-        const g = dy[i * n + j];
+        const g = g16[i * n + j];
         if (g === 0) continue;
         const base = i * k;
         for (let t = 0; t < k; t++) sums[base + t] += g * wRow[t];
@@ -454,15 +460,18 @@ export class TypeScriptBackend implements Backend, GradientOps {
     return { logProbs, isGreedy };
   }
 
-  crossEntropy(logits: Float32Array, vocab: number, targets: Int32Array, scale: number): { lossSum: number; counted: number; dLogits: Float32Array } {
+  crossEntropy(logits: Float32Array, vocab: number, targets: Int32Array, scale: number, options: { overwriteLogits?: boolean } = {}): { lossSum: number; counted: number; dLogits: Float32Array } {
     const rows = targets.length;
     if (logits.length !== rows * vocab) throw new RangeError(`crossEntropy: logits has ${logits.length} values, expected ${rows} x ${vocab}`);
-    const dLogits = new Float32Array(logits.length);
+    const dLogits = options.overwriteLogits ? logits : new Float32Array(logits.length);
     let lossSum = 0;
     let counted = 0;
     for (let r = 0; r < rows; r++) {
       const target = targets[r];
-      if (target === IGNORED_TARGET) continue;
+      if (target === IGNORED_TARGET) {
+        if (options.overwriteLogits) dLogits.fill(0, r * vocab, (r + 1) * vocab);
+        continue;
+      }
       if (!(target >= 0 && target < vocab)) throw new RangeError(`crossEntropy: target ${target} is outside the vocabulary [0, ${vocab}) and is not ${IGNORED_TARGET}`);
       const base = r * vocab;
       // Subtracting the row max keeps exp() from overflowing; softmax and the loss do not change.
@@ -471,10 +480,11 @@ export class TypeScriptBackend implements Backend, GradientOps {
       let total = 0;
       for (let v = 0; v < vocab; v++) total += Math.exp(logits[base + v] - max);
       const logTotal = Math.log(total);
-      lossSum += max + logTotal - logits[base + target];
+      const targetLogit = logits[base + target];
+      lossSum += max + logTotal - targetLogit;
       counted++;
       for (let v = 0; v < vocab; v++) dLogits[base + v] = scale * Math.exp(logits[base + v] - max - logTotal);
-      dLogits[base + target] = scale * (Math.exp(logits[base + target] - max - logTotal) - 1);
+      dLogits[base + target] = scale * (Math.exp(targetLogit - max - logTotal) - 1);
     }
     return { lossSum, counted, dLogits };
   }
