@@ -6,13 +6,18 @@ import { InvalidInputError } from '../../errors.js';
 import { formatResultsTable } from '../../eval/benchmarks/report.js';
 import type { BenchmarkResults } from '../../eval/benchmarks/runner.js';
 import { loadModelAndTokenizer, runBenchFromOptions, writeResults } from './bench.js';
+import { ASSERTION_SUITE_HELP, runAssertionSuite } from './evaluate.js';
 
-export const EVAL_HELP = `tuneloop eval: run several benchmarks on one model (and its adapters) from a YAML file
+export const EVAL_HELP = `tuneloop eval: evaluate a model from a YAML file: benchmarks, or an assertion test suite
 
 Usage:
   tuneloop eval --config eval.yaml [--out FILE] [--no-cache]
+  tuneloop eval --config suite.yaml [--model DIR [--adapter DIR]] [--judge-endpoint URL --judge-model NAME] [--json]
 
-The model is loaded once; each benchmark runs for the base model and every adapter listed.
+The file's top-level keys decide what runs: a file with tests: is an assertion suite, any other a
+benchmark run. tuneloop evaluate is the same command.
+
+A benchmark run loads the model once; each benchmark runs for the base model and every adapter listed.
 
 eval.yaml (paths relative to the file):
   model: models/bloom-560m
@@ -34,14 +39,43 @@ eval.yaml (paths relative to the file):
     - benchmark: my-quiz.yaml
       data_dir: data/quiz
 
-Options:
+Options for a benchmark run:
   --config FILE          the YAML above (required)
   --out FILE             overrides the file's out
-  --no-cache             neither read nor write cached model outputs`;
+  --no-cache             neither read nor write cached model outputs
+
+${ASSERTION_SUITE_HELP}
+
+Examples:
+  tuneloop eval --config eval.yaml --out runs/eval/results.json
+  tuneloop eval --config configs/evaluators/tutor.yaml
+  tuneloop eval --config configs/evaluators/tutor.yaml --model models/demo --adapter runs/tutor/history
+  tuneloop eval --config suite.yaml --judge-endpoint http://localhost:8000/v1 --judge-model qwen2.5-7b-instruct --json`;
 
 type Json = Record<string, unknown>;
 
-export async function runEval(argv: string[]): Promise<void> {
+/**
+ * Runs the file named by --config: an assertion suite when it has a top-level `tests:` key, else a
+ * benchmark run. Returns the exit code.
+ */
+export async function runEval(argv: string[]): Promise<number> {
+  const { values: peeked } = parseArgs({ args: argv, options: { config: { type: 'string' } }, strict: false, allowPositionals: true });
+  if (typeof peeked.config === 'string' && isAssertionSuite(peeked.config)) return runAssertionSuite(argv);
+  await runBenchmarks(argv);
+  return 0;
+}
+
+/** True when the file is a YAML mapping with `tests:`; an unreadable file is left to the runner that reports it. */
+function isAssertionSuite(file: string): boolean {
+  try {
+    const json: unknown = parseYaml(readFileSync(file, 'utf8'));
+    return typeof json === 'object' && json !== null && !Array.isArray(json) && 'tests' in json;
+  } catch {
+    return false;
+  }
+}
+
+async function runBenchmarks(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: { config: { type: 'string' }, out: { type: 'string' }, 'no-cache': { type: 'boolean', default: false } },
