@@ -5,7 +5,8 @@ import { parse as parseYaml } from 'yaml';
 import { InvalidInputError } from '../../errors.js';
 import { formatResultsTable } from '../../eval/benchmarks/report.js';
 import type { BenchmarkResults } from '../../eval/benchmarks/runner.js';
-import { loadModelAndTokenizer, runBenchFromOptions, writeResults } from './bench.js';
+import { type BootstrapSettings, DEFAULT_BOOTSTRAP } from '../../eval/benchmarks/scoring.js';
+import { bootstrapSettings, loadModelAndTokenizer, runBenchFromOptions, writeResults } from './bench.js';
 import { ASSERTION_SUITE_HELP, runAssertionSuite } from './evaluate.js';
 
 export const EVAL_HELP = `tuneloop eval: evaluate a model from a YAML file: benchmarks, or an assertion test suite
@@ -28,6 +29,7 @@ eval.yaml (paths relative to the file):
   batch_size: 8
   max_length: 2048
   cache_dir: runs/cache/bench # omit cache: false to keep the cache on
+  bootstrap: 1000             # resamples per metric interval (0: none); bootstrap_seed: 1234
   out: runs/eval/results.json
   benchmarks:
     - benchmark: mmlu         # a shipped name or a definition file
@@ -106,6 +108,7 @@ interface EvalConfig {
   batchSize: number;
   maxLength: number;
   cacheDir: string | undefined;
+  bootstrap: BootstrapSettings | null;
   out: string | undefined;
   benchmarks: { benchmark: string; shots?: number; subjects?: string[]; tasks?: string[]; limit?: number; dataDir?: string }[];
 }
@@ -122,7 +125,7 @@ function readEvalConfig(file: string): EvalConfig {
     throw new InvalidInputError(`${file}: ${field}`, detail);
   };
   const top = json as Json;
-  const known = ['model', 'adapters', 'include_base', 'dtype', 'backend', 'batch_size', 'max_length', 'cache_dir', 'cache', 'out', 'benchmarks'];
+  const known = ['model', 'adapters', 'include_base', 'dtype', 'backend', 'batch_size', 'max_length', 'cache_dir', 'cache', 'bootstrap', 'bootstrap_seed', 'out', 'benchmarks'];
   for (const key of Object.keys(top)) if (!known.includes(key)) fail(key, `is not a known field (known: ${known.join(', ')})`);
   const path = (value: unknown, field: string): string => {
     if (typeof value !== 'string' || value === '') return fail(field, 'must be a non-empty string');
@@ -156,6 +159,7 @@ function readEvalConfig(file: string): EvalConfig {
     batchSize: integer(top.batch_size, 'batch_size', 8, 1)!,
     maxLength: integer(top.max_length, 'max_length', 2048, 2)!,
     cacheDir: top.cache === false ? undefined : top.cache_dir === undefined ? 'runs/cache/bench' : path(top.cache_dir, 'cache_dir'),
+    bootstrap: bootstrapSettings(integer(top.bootstrap, 'bootstrap', DEFAULT_BOOTSTRAP.samples, 0)!, integer(top.bootstrap_seed, 'bootstrap_seed', DEFAULT_BOOTSTRAP.seed, 0)!),
     out: top.out === undefined ? undefined : path(top.out, 'out'),
     benchmarks: (top.benchmarks as unknown[]).map((raw, i) => {
       const at = `benchmarks[${i}]`;
