@@ -2,7 +2,6 @@
 import { TuneloopError } from '../errors.js';
 import { BENCH_HELP, runBench } from './commands/bench.js';
 import { EVAL_HELP, runEval } from './commands/eval.js';
-import { EVALUATE_HELP, runEvaluate } from './commands/evaluate.js';
 import { GENERATE_HELP, runGenerate } from './commands/generate.js';
 import { INFO_HELP, runInfo } from './commands/info.js';
 import { MERGE_HELP, runMerge } from './commands/merge.js';
@@ -10,7 +9,8 @@ import { METRICS_HELP, runMetrics } from './commands/metrics.js';
 import { TRAIN_HELP, runTrain } from './commands/train.js';
 import { SCORE_HELP, runScore } from './commands/score.js';
 
-const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<void> }> = {
+/** A command resolves to its exit code, or to nothing for 0. */
+const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<number | void> }> = {
   info: { help: INFO_HELP, run: runInfo },
   generate: { help: GENERATE_HELP, run: runGenerate },
   score: { help: SCORE_HELP, run: runScore },
@@ -19,7 +19,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   metrics: { help: METRICS_HELP, run: runMetrics },
   bench: { help: BENCH_HELP, run: runBench },
   eval: { help: EVAL_HELP, run: runEval },
-  evaluate: { help: EVALUATE_HELP, run: runEvaluate },
+  evaluate: { help: EVAL_HELP, run: runEval },
 };
 
 const USAGE = `tuneloop: run, adapt and evaluate BLOOM-family language models in Node.js
@@ -34,8 +34,8 @@ Commands:
   merge      fold a LoRA adapter into its base model and write the merged checkpoint
   metrics    BLEU, chrF, TER (as sacreBLEU) and ROUGE (as rouge-score) of outputs against references
   bench      run a benchmark (mmlu, superglue, or a YAML definition) on a model and its adapters
-  eval       run several benchmarks from an eval YAML file
-  evaluate   grade outputs with a YAML test suite of assertions (text checks, judges, trajectories)
+  eval       run benchmarks from an eval YAML file, or grade outputs with an assertion test suite
+             (a YAML with tests:; text checks, metrics, judges, trajectories); evaluate is an alias
 
 Examples:
   tuneloop info --model models/demo
@@ -65,8 +65,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    await command.run(rest);
-    return 0;
+    return (await command.run(rest)) ?? 0;
   } catch (error) {
     // Typed errors and argument errors are the user's to fix: print the message, not a stack.
     const isUsage = error instanceof TuneloopError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');

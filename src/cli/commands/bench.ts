@@ -4,18 +4,22 @@ import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../../errors.js';
 import { formatResultsTable } from '../../eval/benchmarks/report.js';
 import { type BenchmarkResults, runBenchmark } from '../../eval/benchmarks/runner.js';
+import { type BootstrapSettings, DEFAULT_BOOTSTRAP } from '../../eval/benchmarks/scoring.js';
 import { resolveSuite } from '../../eval/benchmarks/suites.js';
 import { MODEL_OPTIONS_HELP, loadBaseModelForCli, loadTokenizerForCli, requireModelDir } from '../model-options.js';
 import { ProgressBar, note } from '../progress.js';
 
-export const BENCH_HELP = `tuneloop bench: run a benchmark (MMLU, SuperGLUE, or your own YAML definition)
+export const BENCH_HELP = `tuneloop bench: run a benchmark (MMLU, SuperGLUE, XSum, CNN/DailyMail, WMT17, or your own YAML)
 
 Usage:
-  tuneloop bench mmlu|superglue|FILE.yaml --model DIR [options]
+  tuneloop bench mmlu|superglue|xsum|cnn_dailymail|wmt17|FILE.yaml --model DIR [options]
 
-Prompts and scoring follow lm-evaluation-harness: each choice is scored by log-likelihood after the
-prompt, and the most likely choice is the prediction. Definitions live in benchmarks/*.yaml (see
-benchmarks/README.md to write your own).
+Prompts and scoring follow lm-evaluation-harness and HELM. Multiple-choice tasks (mmlu, superglue)
+score each choice by log-likelihood after the prompt; the most likely choice is the prediction.
+Generation tasks (xsum, cnn_dailymail) continue the prompt greedily until a stop string and score
+the text with ROUGE (as rouge-score) or BLEU/chrF/TER (as sacreBLEU). wmt17 rescores the WMT17
+en-de systems' published outputs (the shared data lacks the English source). Definitions live in
+benchmarks/*.yaml (see benchmarks/README.md to write your own).
 
 Selection:
   --shots K              few-shot examples per item (default: the definition's, 0 for MMLU)
@@ -34,6 +38,9 @@ Scoring:
   --cache-dir DIR        model outputs cache (default runs/cache/bench): a rerun is free and an
                          interrupted run resumes where it stopped
   --no-cache             neither read nor write the cache
+  --bootstrap N          resamples for each metric's 95% bootstrap interval, shown as [low, high]
+                         (default 1000; 0 turns intervals off)
+  --bootstrap-seed S     seed of the resamples (default 1234)
 
 Output:
   --out FILE             write the results JSON (scores, model/adapter/data hashes, templates, few-shot
@@ -45,6 +52,8 @@ ${MODEL_OPTIONS_HELP}
 Examples:
   tuneloop bench mmlu --model models/bloom-560m --shots 5 --subjects high_school_us_history --out mmlu.json
   tuneloop bench superglue --model models/bloom-560m --tasks boolq,cb --limit 200
+  tuneloop bench xsum --model models/bloom-560m --limit 100 --out xsum.json
+  tuneloop bench wmt17 --model models/bloom-560m --subjects online-B.0,uedin-nmt.4722
   tuneloop bench mmlu --model DIR --adapter runs/history/adapter --adapter runs/maths/adapter --base
   tuneloop bench my-quiz.yaml --model DIR`;
 
@@ -67,6 +76,8 @@ export async function runBench(argv: string[]): Promise<void> {
       'max-length': { type: 'string', default: '2048' },
       'cache-dir': { type: 'string', default: 'runs/cache/bench' },
       'no-cache': { type: 'boolean', default: false },
+      bootstrap: { type: 'string', default: '1000' },
+      'bootstrap-seed': { type: 'string', default: '1234' },
       out: { type: 'string' },
     },
     strict: true,
@@ -87,6 +98,7 @@ export async function runBench(argv: string[]): Promise<void> {
     batchSize: optionalInteger(values['batch-size'], '--batch-size', 1)!,
     maxLength: optionalInteger(values['max-length'], '--max-length', 2)!,
     cacheDir: values['no-cache'] ? undefined : values['cache-dir'],
+    bootstrap: bootstrapSettings(optionalInteger(values.bootstrap, '--bootstrap', 0)!, optionalInteger(values['bootstrap-seed'], '--bootstrap-seed', 0)!),
   });
   process.stdout.write(`${formatResultsTable(results)}\n`);
   if (values.out) writeResults(values.out, results);
@@ -107,6 +119,12 @@ export interface BenchRunRequest {
   batchSize: number;
   maxLength: number;
   cacheDir: string | undefined;
+  bootstrap: BootstrapSettings | null;
+}
+
+/** Bootstrap settings from a resample count (0: no intervals) and a seed. */
+export function bootstrapSettings(samples: number, seed: number): BootstrapSettings | null {
+  return samples === 0 ? null : { ...DEFAULT_BOOTSTRAP, samples, seed };
 }
 
 /** Loads the model and tokenizer and runs one benchmark; shared by `bench` and `eval`. */
@@ -122,11 +140,12 @@ export async function runBenchFromOptions(request: BenchRunRequest, loaded?: Awa
     batchSize: request.batchSize,
     maxLength: request.maxLength,
     cacheDir: request.cacheDir,
+    bootstrap: request.bootstrap,
     onStatus: note,
     onRunProgress: (label, done, total) => {
       if (total === 0) return;
       if (label !== barLabel || !bar) {
-        bar = new ProgressBar(`${suite.name}: scoring (${label})`, total);
+        bar = new ProgressBar(`${suite.name}: ${label}`, total);
         barLabel = label;
       }
       bar.update(done);

@@ -5,14 +5,20 @@ import { parse as parseYaml } from 'yaml';
 import { InvalidInputError } from '../../errors.js';
 import { formatResultsTable } from '../../eval/benchmarks/report.js';
 import type { BenchmarkResults } from '../../eval/benchmarks/runner.js';
-import { loadModelAndTokenizer, runBenchFromOptions, writeResults } from './bench.js';
+import { type BootstrapSettings, DEFAULT_BOOTSTRAP } from '../../eval/benchmarks/scoring.js';
+import { bootstrapSettings, loadModelAndTokenizer, runBenchFromOptions, writeResults } from './bench.js';
+import { ASSERTION_SUITE_HELP, runAssertionSuite } from './evaluate.js';
 
-export const EVAL_HELP = `tuneloop eval: run several benchmarks on one model (and its adapters) from a YAML file
+export const EVAL_HELP = `tuneloop eval: evaluate a model from a YAML file: benchmarks, or an assertion test suite
 
 Usage:
   tuneloop eval --config eval.yaml [--out FILE] [--no-cache]
+  tuneloop eval --config suite.yaml [--model DIR [--adapter DIR]] [--judge-endpoint URL --judge-model NAME] [--json]
 
-The model is loaded once; each benchmark runs for the base model and every adapter listed.
+The file's top-level keys decide what runs: a file with tests: is an assertion suite, any other a
+benchmark run. tuneloop evaluate is the same command.
+
+A benchmark run loads the model once; each benchmark runs for the base model and every adapter listed.
 
 eval.yaml (paths relative to the file):
   model: models/bloom-560m
@@ -23,6 +29,7 @@ eval.yaml (paths relative to the file):
   batch_size: 8
   max_length: 2048
   cache_dir: runs/cache/bench # omit cache: false to keep the cache on
+  bootstrap: 1000             # resamples per metric interval (0: none); bootstrap_seed: 1234
   out: runs/eval/results.json
   benchmarks:
     - benchmark: mmlu         # a shipped name or a definition file
@@ -34,14 +41,43 @@ eval.yaml (paths relative to the file):
     - benchmark: my-quiz.yaml
       data_dir: data/quiz
 
-Options:
+Options for a benchmark run:
   --config FILE          the YAML above (required)
   --out FILE             overrides the file's out
-  --no-cache             neither read nor write cached model outputs`;
+  --no-cache             neither read nor write cached model outputs
+
+${ASSERTION_SUITE_HELP}
+
+Examples:
+  tuneloop eval --config eval.yaml --out runs/eval/results.json
+  tuneloop eval --config configs/evaluators/tutor.yaml
+  tuneloop eval --config configs/evaluators/tutor.yaml --model models/demo --adapter runs/tutor/history
+  tuneloop eval --config suite.yaml --judge-endpoint http://localhost:8000/v1 --judge-model qwen2.5-7b-instruct --json`;
 
 type Json = Record<string, unknown>;
 
-export async function runEval(argv: string[]): Promise<void> {
+/**
+ * Runs the file named by --config: an assertion suite when it has a top-level `tests:` key, else a
+ * benchmark run. Returns the exit code.
+ */
+export async function runEval(argv: string[]): Promise<number> {
+  const { values: peeked } = parseArgs({ args: argv, options: { config: { type: 'string' } }, strict: false, allowPositionals: true });
+  if (typeof peeked.config === 'string' && isAssertionSuite(peeked.config)) return runAssertionSuite(argv);
+  await runBenchmarks(argv);
+  return 0;
+}
+
+/** True when the file is a YAML mapping with `tests:`; an unreadable file is left to the runner that reports it. */
+function isAssertionSuite(file: string): boolean {
+  try {
+    const json: unknown = parseYaml(readFileSync(file, 'utf8'));
+    return typeof json === 'object' && json !== null && !Array.isArray(json) && 'tests' in json;
+  } catch {
+    return false;
+  }
+}
+
+async function runBenchmarks(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: { config: { type: 'string' }, out: { type: 'string' }, 'no-cache': { type: 'boolean', default: false } },
@@ -72,6 +108,7 @@ interface EvalConfig {
   batchSize: number;
   maxLength: number;
   cacheDir: string | undefined;
+  bootstrap: BootstrapSettings | null;
   out: string | undefined;
   benchmarks: { benchmark: string; shots?: number; subjects?: string[]; tasks?: string[]; limit?: number; dataDir?: string }[];
 }
@@ -88,7 +125,7 @@ function readEvalConfig(file: string): EvalConfig {
     throw new InvalidInputError(`${file}: ${field}`, detail);
   };
   const top = json as Json;
-  const known = ['model', 'adapters', 'include_base', 'dtype', 'backend', 'batch_size', 'max_length', 'cache_dir', 'cache', 'out', 'benchmarks'];
+  const known = ['model', 'adapters', 'include_base', 'dtype', 'backend', 'batch_size', 'max_length', 'cache_dir', 'cache', 'bootstrap', 'bootstrap_seed', 'out', 'benchmarks'];
   for (const key of Object.keys(top)) if (!known.includes(key)) fail(key, `is not a known field (known: ${known.join(', ')})`);
   const path = (value: unknown, field: string): string => {
     if (typeof value !== 'string' || value === '') return fail(field, 'must be a non-empty string');
@@ -122,6 +159,7 @@ function readEvalConfig(file: string): EvalConfig {
     batchSize: integer(top.batch_size, 'batch_size', 8, 1)!,
     maxLength: integer(top.max_length, 'max_length', 2048, 2)!,
     cacheDir: top.cache === false ? undefined : top.cache_dir === undefined ? 'runs/cache/bench' : path(top.cache_dir, 'cache_dir'),
+    bootstrap: bootstrapSettings(integer(top.bootstrap, 'bootstrap', DEFAULT_BOOTSTRAP.samples, 0)!, integer(top.bootstrap_seed, 'bootstrap_seed', DEFAULT_BOOTSTRAP.seed, 0)!),
     out: top.out === undefined ? undefined : path(top.out, 'out'),
     benchmarks: (top.benchmarks as unknown[]).map((raw, i) => {
       const at = `benchmarks[${i}]`;

@@ -97,3 +97,58 @@ export function hashModelDirectory(dir: string, memoDir?: string): string {
   }
   return sha256;
 }
+
+/** What the cache keeps of a generation: the decoded new text (stop strings not yet cut), its token count and why it ended. */
+export interface CachedGeneration {
+  readonly text: string;
+  readonly tokens: number;
+  readonly finishReason: string;
+}
+
+/** A generation's cache key: the prompt's token ids and every setting that changes the output. */
+export function generationKey(prompt: readonly number[], settings: { readonly until: readonly string[]; readonly maxNewTokens: number }): string {
+  return createHash('sha256')
+    .update(JSON.stringify(['generate', 'greedy', settings.maxNewTokens, settings.until, prompt]))
+    .digest('hex')
+    .slice(0, 32);
+}
+
+/**
+ * Generations on disk beside the scores, one JSON Lines file per (model hash, adapter hash), appended
+ * batch by batch: a rerun generates nothing again and a killed run resumes. A torn last line is ignored.
+ */
+export class GenerationCache {
+  private readonly entries = new Map<string, CachedGeneration>();
+  readonly file: string | undefined;
+
+  constructor(dir: string | undefined, modelHash: string, adapterHash: string | null) {
+    if (dir === undefined) return;
+    mkdirSync(dir, { recursive: true });
+    this.file = join(dir, `${modelHash.slice(0, 16)}-${adapterHash ? adapterHash.slice(0, 16) : 'base'}.generations.jsonl`);
+    if (!existsSync(this.file)) return;
+    for (const line of readFileSync(this.file, 'utf8').split('\n')) {
+      if (line === '') continue;
+      try {
+        const { k, text, n, f } = JSON.parse(line) as { k: unknown; text: unknown; n: unknown; f: unknown };
+        if (typeof k === 'string' && typeof text === 'string' && typeof n === 'number' && typeof f === 'string') this.entries.set(k, { text, tokens: n, finishReason: f });
+      } catch {
+        // A line cut short by a killed run: that prompt is generated again.
+      }
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string): CachedGeneration | undefined {
+    return this.entries.get(key);
+  }
+
+  putMany(generations: readonly { key: string; generation: CachedGeneration }[]): void {
+    for (const { key, generation } of generations) this.entries.set(key, generation);
+    if (this.file && generations.length > 0) {
+      appendFileSync(this.file, generations.map(({ key, generation: g }) => `${JSON.stringify({ k: key, text: g.text, n: g.tokens, f: g.finishReason })}\n`).join(''));
+    }
+  }
+}

@@ -3,8 +3,9 @@ import { resolve } from 'node:path';
 import { CsvError, parse } from 'csv-parse/sync';
 import { DatasetError } from '../../errors.js';
 import { readDataFile } from '../../train/data/data-file.js';
+import { stripEnd } from '../metrics/whitespace.js';
 import type { TaskDefinition } from './definition.js';
-import { TemplateError, type TemplateValue } from './template.js';
+import { PromptTemplate, TemplateError, type TemplateValue } from './template.js';
 import { RECORD_TRANSFORMS, RowProblem, type Row } from './transforms.js';
 
 /** One benchmark item: its fields as the templates see them, and where it came from. */
@@ -18,20 +19,29 @@ export interface BenchmarkItem {
 }
 
 export interface LoadedSplit {
-  readonly file: string;
-  readonly sha256: string;
+  /** The files read (one, or for line-aligned data one per field), with their sha256. */
+  readonly files: readonly { readonly path: string; readonly sha256: string }[];
   readonly items: readonly BenchmarkItem[];
 }
 
-/** The file one split of a task (and subset) reads. */
-export function splitFile(task: TaskDefinition, subset: string | null, split: string, dataDir: string): string {
-  const template = task.data.splits[split];
-  return resolve(dataDir, template.render(subset === null ? {} : { subset }));
+/** The file one split of a task (and subset) reads; for line-aligned data, the file of each field. */
+export function splitFiles(task: TaskDefinition, subset: string | null, split: string, dataDir: string): { field: string | null; path: string }[] {
+  const source = task.data.splits[split];
+  const render = (template: PromptTemplate) => resolve(dataDir, template.render(subset === null ? {} : { subset }));
+  if (source instanceof PromptTemplate) return [{ field: null, path: render(source) }];
+  return Object.entries(source).map(([field, template]) => ({ field, path: render(template) }));
 }
 
 /** The fields the task's templates read from an item; each item is checked for them when loaded. */
 export function requiredFields(task: TaskDefinition): string[] {
-  const templates = [task.docToText, task.docToTarget, ...(task.docToChoice ?? []), ...(task.description ? [task.description] : []), ...(task.groupKey ? [task.groupKey] : [])];
+  const templates = [
+    task.docToText,
+    task.docToTarget,
+    ...(task.docToChoice ?? []),
+    ...(task.description ? [task.description] : []),
+    ...(task.groupKey ? [task.groupKey] : []),
+    ...(task.scoring.type === 'outputs' ? [task.scoring.docToOutput] : []),
+  ];
   return [...new Set(templates.flatMap((t) => t.fields()))].filter((f) => f !== 'subset');
 }
 
@@ -41,18 +51,26 @@ export function requiredFields(task: TaskDefinition): string[] {
  * the file, the line and the field.
  */
 export async function loadSplit(task: TaskDefinition, subset: string | null, split: string, dataDir: string): Promise<LoadedSplit> {
-  const file = splitFile(task, subset, split, dataDir);
-  const bytes = await readDataFile(file);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  let text = bytes.toString('utf8');
-  if (text.startsWith('\uFEFF')) text = text.slice(1);
-  const rows = task.data.format === 'csv' ? parseCsv(file, text, task.data.columns!) : parseJsonl(file, text);
+  const sources = splitFiles(task, subset, split, dataDir);
+  const texts = await Promise.all(sources.map((source) => readDataFile(source.path)));
+  const files = sources.map((source, i) => ({ path: source.path, sha256: createHash('sha256').update(texts[i]).digest('hex') }));
+  const file = sources[0].path;
+  let rows: { row: Row; line: number }[];
+  if (task.data.format === 'lines') {
+    rows = parseAlignedLines(sources.map((source, i) => ({ field: source.field!, path: source.path, text: texts[i].toString('utf8') })));
+  } else {
+    let text = texts[0].toString('utf8');
+    if (text.startsWith('\uFEFF')) text = text.slice(1);
+    rows = task.data.format === 'csv' ? parseCsv(file, text, task.data.columns!) : parseJsonl(file, text);
+  }
   const transform = task.data.transform ? RECORD_TRANSFORMS[task.data.transform] : undefined;
   const required = requiredFields(task);
   const items: BenchmarkItem[] = [];
   for (const { row, line } of rows) {
+    // A line-aligned field's problem is in that field's own file.
+    const fileOf = (field: string | undefined) => sources.find((source) => source.field !== null && source.field === field)?.path ?? file;
     const fail = (field: string | undefined, detail: string): never => {
-      throw new DatasetError(file, detail, { line, field });
+      throw new DatasetError(fileOf(field), detail, { line, field });
     };
     let expanded: Row[];
     try {
@@ -80,7 +98,32 @@ export async function loadSplit(task: TaskDefinition, subset: string | null, spl
     }
   }
   if (items.length === 0) throw new DatasetError(file, 'contains no items');
-  return { file, sha256, items };
+  return { files, items };
+}
+
+/**
+ * Line-aligned plain-text files, one field each (WMT's source, reference and system outputs): line i of
+ * every file makes item i. Lines are read as sacreBLEU reads them (split at \n, trailing whitespace
+ * removed, a final newline starting no line, a byte-order mark kept as text), and the files must have
+ * equally many lines.
+ */
+function parseAlignedLines(files: readonly { field: string; path: string; text: string }[]): { row: Row; line: number }[] {
+  const columns = files.map(({ text }) => {
+    if (text === '') return [];
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    return lines.map(stripEnd);
+  });
+  columns.forEach((lines, i) => {
+    if (lines.length !== columns[0].length) {
+      throw new DatasetError(files[i].path, `has ${lines.length} lines but ${files[0].path} (field "${files[0].field}") has ${columns[0].length}; line-aligned files must have equally many`);
+    }
+  });
+  return columns[0].map((_, index) => {
+    const row: Row = {};
+    files.forEach(({ field }, i) => (row[field] = columns[i][index]));
+    return { row, line: index + 1 };
+  });
 }
 
 /** Renders a template for an item, turning a template failure into an error naming the item's file and line. */

@@ -28,11 +28,14 @@ export interface GroupDefinition {
 }
 
 export interface DataDefinition {
-  readonly format: 'csv' | 'jsonl';
+  readonly format: 'csv' | 'jsonl' | 'lines';
   /** CSV without a header row: the column names in order. */
   readonly columns: readonly string[] | null;
-  /** Split name -> path template relative to the data directory (may use `{{subset}}`). */
-  readonly splits: Readonly<Record<string, PromptTemplate>>;
+  /**
+   * Split name -> path template relative to the data directory (may use `{{subset}}`); for `lines`,
+   * split name -> (field name -> path template of a line-aligned plain-text file).
+   */
+  readonly splits: Readonly<Record<string, PromptTemplate | Readonly<Record<string, PromptTemplate>>>>;
   readonly transform: string | null;
   /** New list fields built from scalar fields, e.g. `choices: [A, B, C, D]`. */
   readonly lists: Readonly<Record<string, readonly string[]>>;
@@ -50,12 +53,23 @@ export interface FewshotDefinition {
   readonly shots: number;
 }
 
+/**
+ * multiple_choice: each choice scored by log-likelihood. generate: the model continues the prompt
+ * (greedy) until a stop string or max_new_tokens, and the text is scored against doc_to_target.
+ * outputs: no model; doc_to_output renders a recorded system output from the data, scored the same
+ * way (rescoring published system outputs, e.g. WMT submissions).
+ */
 export type ScoringDefinition =
   | { readonly type: 'multiple_choice' }
-  | { readonly type: 'generate'; readonly until: readonly string[]; readonly maxNewTokens: number };
+  | { readonly type: 'generate'; readonly until: readonly string[]; readonly maxNewTokens: number }
+  | { readonly type: 'outputs'; readonly docToOutput: PromptTemplate };
 
 export const MULTIPLE_CHOICE_METRICS = ['acc', 'acc_norm', 'f1_macro', 'mcc', 'ece', 'exact_match_grouped', 'f1a'] as const;
 export type MultipleChoiceMetric = (typeof MULTIPLE_CHOICE_METRICS)[number];
+
+/** Metrics of generated (or recorded) text against the reference: sacreBLEU's corpus BLEU, chrF, TER and rouge-score's mean F-measures. */
+export const TEXT_METRICS = ['bleu', 'chrf', 'ter', 'rouge1', 'rouge2', 'rougeL', 'rougeLsum'] as const;
+export type TextMetric = (typeof TEXT_METRICS)[number];
 
 export interface TaskDefinition {
   readonly name: string;
@@ -78,6 +92,8 @@ export interface TaskDefinition {
   readonly groupKey: PromptTemplate | null;
   /** f1a: the choice index counted as the positive class. */
   readonly positiveChoice: number | null;
+  /** ROUGE with rouge-score's Porter stemming (its use_stemmer), as HELM and lm-eval's summarization tasks score. */
+  readonly rougeUseStemmer: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -217,6 +233,8 @@ function readTask(r: FieldReader): TaskDefinition {
     'metrics',
     'group_key',
     'positive_choice',
+    'doc_to_output',
+    'rouge_use_stemmer',
   ]);
   const name = r.nonEmptyString('name');
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) r.fail('name', `"${name}" may hold only letters, digits, "_", "-" and "."`);
@@ -232,9 +250,13 @@ function readTask(r: FieldReader): TaskDefinition {
     const g = r.child('generation');
     g.checkKnown(['until', 'max_new_tokens']);
     scoring = { type: 'generate', until: g.has('until') ? g.stringList('until') : ['\n\n'], maxNewTokens: g.integer('max_new_tokens', 64, 1) };
+  } else if (scoringName === 'outputs') {
+    scoring = { type: 'outputs', docToOutput: r.template('doc_to_output', r.string('doc_to_output')) };
   } else {
-    return r.fail('scoring', `must be multiple_choice or generate, got "${scoringName}"`);
+    return r.fail('scoring', `must be multiple_choice, generate or outputs, got "${scoringName}"`);
   }
+  if (scoring.type !== 'outputs' && r.has('doc_to_output')) r.fail('doc_to_output', 'applies only to scoring: outputs');
+  if (scoring.type !== 'generate' && r.has('generation')) r.fail('generation', 'applies only to scoring: generate');
   let docToChoice: PromptTemplate[] | null = null;
   if (r.has('doc_to_choice')) {
     const raw = r.raw('doc_to_choice');
@@ -243,11 +265,11 @@ function readTask(r: FieldReader): TaskDefinition {
   }
   if (scoring.type === 'multiple_choice' && !docToChoice) r.fail('doc_to_choice', 'is required when scoring is multiple_choice');
   const metrics = r.stringList('metrics');
-  if (scoring.type === 'multiple_choice') {
-    metrics.forEach((m, i) => {
-      if (!(MULTIPLE_CHOICE_METRICS as readonly string[]).includes(m)) r.fail(`metrics[${i}]`, `"${m}" is not a multiple-choice metric (${MULTIPLE_CHOICE_METRICS.join(', ')})`);
-    });
-  }
+  const known: readonly string[] = scoring.type === 'multiple_choice' ? MULTIPLE_CHOICE_METRICS : TEXT_METRICS;
+  metrics.forEach((m, i) => {
+    if (!known.includes(m)) r.fail(`metrics[${i}]`, `"${m}" is not a metric of ${scoring.type} tasks (${known.join(', ')})`);
+  });
+  if (r.has('rouge_use_stemmer') && typeof r.raw('rouge_use_stemmer') !== 'boolean') r.fail('rouge_use_stemmer', 'must be true or false');
   const groupKey = r.has('group_key') ? r.template('group_key', r.string('group_key')) : null;
   if (metrics.includes('exact_match_grouped') && !groupKey) r.fail('group_key', 'is required by the exact_match_grouped metric');
   const positiveChoice = r.has('positive_choice') ? r.integer('positive_choice', 0) : null;
@@ -268,7 +290,8 @@ function readTask(r: FieldReader): TaskDefinition {
     evalSplit,
     fewshot,
     description: r.has('description') ? r.template('description', r.string('description')) : null,
-    docToText: r.template('doc_to_text', r.string('doc_to_text')),
+    // Recorded outputs need no prompt; every other task must say what the model reads.
+    docToText: r.template('doc_to_text', r.string('doc_to_text', scoring.type === 'outputs' ? '' : undefined)),
     docToChoice,
     docToTarget: r.template('doc_to_target', r.string('doc_to_target')),
     targetDelimiter: r.string('target_delimiter', ' '),
@@ -277,19 +300,31 @@ function readTask(r: FieldReader): TaskDefinition {
     metrics,
     groupKey,
     positiveChoice,
+    rougeUseStemmer: r.raw('rouge_use_stemmer') === true,
   };
 }
 
 function readData(r: FieldReader): DataDefinition {
   r.checkKnown(['format', 'columns', 'splits', 'transform', 'lists', 'labels']);
   const format = r.string('format');
-  if (format !== 'csv' && format !== 'jsonl') r.fail('format', `must be csv or jsonl, got "${format}"`);
+  if (format !== 'csv' && format !== 'jsonl' && format !== 'lines') r.fail('format', `must be csv, jsonl or lines, got "${format}"`);
   const columns = r.has('columns') ? r.stringList('columns') : null;
   if (format === 'csv' && !columns) r.fail('columns', 'is required for csv files (they have no header row)');
   const splitsReader = r.child('splits');
   const splitsJson = r.raw('splits') as Json;
-  const splits: Record<string, PromptTemplate> = {};
-  for (const split of Object.keys(splitsJson)) splits[split] = splitsReader.template(split, splitsReader.nonEmptyString(split));
+  const splits: Record<string, PromptTemplate | Record<string, PromptTemplate>> = {};
+  for (const split of Object.keys(splitsJson)) {
+    if (format !== 'lines') {
+      splits[split] = splitsReader.template(split, splitsReader.nonEmptyString(split));
+      continue;
+    }
+    // lines: one line-aligned file per field.
+    const fieldsReader = splitsReader.child(split);
+    const fields: Record<string, PromptTemplate> = {};
+    for (const field of Object.keys(splitsJson[split] as Json)) fields[field] = fieldsReader.template(field, fieldsReader.nonEmptyString(field));
+    if (Object.keys(fields).length === 0) splitsReader.fail(split, 'must map at least one field to its file');
+    splits[split] = fields;
+  }
   if (Object.keys(splits).length === 0) r.fail('splits', 'must name at least one split');
   const transform = r.has('transform') ? r.string('transform') : null;
   if (transform !== null && !(transform in RECORD_TRANSFORMS)) r.fail('transform', `"${transform}" is not a known transform (${Object.keys(RECORD_TRANSFORMS).join(', ')})`);

@@ -3,15 +3,23 @@ import { SeededRandom } from '../../inference/sampling.js';
 import { type BenchmarkItem, renderForItem } from './data.js';
 import type { TaskDefinition } from './definition.js';
 
-/** An item ready to score: lm-eval's plain-text context, its choices and the gold choice. */
+/**
+ * An item ready to score: lm-eval's plain-text context and, for multiple choice, its choices and the
+ * gold choice; for text tasks (generate, outputs), the reference text and the recorded output.
+ */
 export interface PreparedItem {
   readonly item: BenchmarkItem;
   readonly context: string;
-  /** Choice texts without the target delimiter (acc_norm divides by their lengths). */
+  /** Choice texts without the target delimiter (acc_norm divides by their lengths); empty for text tasks. */
   readonly choices: readonly string[];
+  /** The gold choice's index; -1 for text tasks. */
   readonly gold: number;
   /** exact_match_grouped's question key. */
   readonly groupKey: string | null;
+  /** Text tasks: doc_to_target, the reference the output is scored against. */
+  readonly reference: string | null;
+  /** outputs tasks: doc_to_output, the recorded system output. */
+  readonly output: string | null;
 }
 
 export interface FewshotOptions {
@@ -28,23 +36,31 @@ export interface FewshotOptions {
  * (seed, item index), so an item's examples do not depend on --limit or on which items ran before.
  */
 export function prepareItems(task: TaskDefinition, subset: string | null, items: readonly BenchmarkItem[], fewshot: FewshotOptions): PreparedItem[] {
+  const isText = task.scoring.type !== 'multiple_choice';
+  // An example's answer: its gold choice, or for text tasks its reference (as lm-eval's generate_until).
+  const answer = (item: BenchmarkItem): string => {
+    if (isText) return renderForItem(item, task.docToTarget, subset, 'doc_to_target');
+    const { choices, gold } = choicesAndGold(task, subset, item);
+    return choices[gold];
+  };
   const labelled = new Map<BenchmarkItem, string>();
   const example = (item: BenchmarkItem): string => {
     let text = labelled.get(item);
     if (text === undefined) {
-      const { choices, gold } = choicesAndGold(task, subset, item);
-      text = renderForItem(item, task.docToText, subset, 'doc_to_text') + task.targetDelimiter + choices[gold] + task.fewshotDelimiter;
+      text = renderForItem(item, task.docToText, subset, 'doc_to_text') + task.targetDelimiter + answer(item) + task.fewshotDelimiter;
       labelled.set(item, text);
     }
     return text;
   };
   return items.map((item) => {
-    const { choices, gold } = choicesAndGold(task, subset, item);
+    const { choices, gold } = isText ? { choices: [], gold: -1 } : choicesAndGold(task, subset, item);
     const shots = pickExamples(task, item, fewshot);
     const description = task.description ? renderForItem(item, task.description, subset, 'description') : '';
     const context = description + shots.map(example).join('') + renderForItem(item, task.docToText, subset, 'doc_to_text');
     const groupKey = task.groupKey ? renderForItem(item, task.groupKey, subset, 'group_key') : null;
-    return { item, context, choices, gold, groupKey };
+    const reference = isText ? answer(item) : null;
+    const output = task.scoring.type === 'outputs' ? renderForItem(item, task.scoring.docToOutput, subset, 'doc_to_output') : null;
+    return { item, context, choices, gold, groupKey, reference, output };
   });
 }
 

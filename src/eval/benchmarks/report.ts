@@ -10,7 +10,7 @@ function formatRun(results: BenchmarkResults, run: RunResult): string {
   const title = `${results.suite.name} | model ${results.model.dir ?? '(in memory)'} (${results.model.sha256.slice(0, 12)})${run.adapter ? ` + adapter ${run.adapter.dir} (${run.adapter.sha256.slice(0, 12)})` : ''}`;
   const metrics = [...new Set(run.tasks.flatMap((t) => Object.keys(t.metrics)))];
   const rows: string[][] = [['task', 'n', ...metrics]];
-  for (const task of run.tasks) rows.push([task.name, String(task.items), ...metrics.map((m) => format(task.metrics[m]))]);
+  for (const task of run.tasks) rows.push([task.name, String(task.items), ...metrics.map((m) => formatWithInterval(task.metrics[m], task.intervals?.[m]))]);
   const groupRows = (name: string, g: { items: number; micro: Record<string, number>; macro: Record<string, number> }) => [
     [`${name} (micro)`, String(g.items), ...metrics.map((m) => format(g.micro[m]))],
     [`${name} (macro)`, String(g.items), ...metrics.map((m) => format(g.macro[m]))],
@@ -32,8 +32,22 @@ function formatRun(results: BenchmarkResults, run: RunResult): string {
     if (separatorAt.includes(i + 1)) out.push(rule);
     out.push(line(r));
   });
-  out.push(`${run.requests} requests (${run.computedRequests} scored, ${run.requests - run.computedRequests} cached) in ${run.seconds.toFixed(1)}s`);
+  const work = [
+    run.requests > 0 ? `${run.requests} requests (${run.computedRequests} scored, ${run.requests - run.computedRequests} cached)` : '',
+    run.generations > 0 ? `${run.generations} generations (${run.computedGenerations} generated, ${run.generations - run.computedGenerations} cached)` : '',
+  ].filter((w) => w !== '');
+  out.push(`${work.length > 0 ? work.join(', ') : 'recorded outputs only'} in ${run.seconds.toFixed(1)}s`);
+  const bootstrap = results.settings.bootstrap;
+  if (bootstrap && run.tasks.some((t) => t.intervals)) {
+    out.push(`[low, high]: ${Math.round(bootstrap.confidence * 100)}% percentile bootstrap interval over items (${bootstrap.samples} resamples, seed ${bootstrap.seed})`);
+  }
+  const signatures = new Set(run.tasks.flatMap((task) => Object.entries(task.signatures ?? {}).map(([m, signature]) => `${m}: ${signature}`)));
+  out.push(...signatures);
   return out.join('\n');
+}
+
+function formatWithInterval(value: number | undefined, interval: { lower: number; upper: number } | undefined): string {
+  return interval === undefined ? format(value) : `${format(value)} [${format(interval.lower)}, ${format(interval.upper)}]`;
 }
 
 function format(value: number | undefined): string {

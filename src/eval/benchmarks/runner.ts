@@ -1,19 +1,26 @@
 import { createHash } from 'node:crypto';
-import { InvalidInputError } from '../../errors.js';
+import { DatasetError, InvalidInputError } from '../../errors.js';
+import { generate } from '../../inference/generate.js';
 import { type LoglikelihoodRequest, type ScoreOptions, scoreLoglikelihood } from '../../inference/score.js';
 import type { BloomModel } from '../../models/bloom/model.js';
 import type { CausalLM } from '../../models/causal-lm.js';
 import { applyAdapter } from '../../peft/apply-adapter.js';
 import { pythonStrip } from '../python-text.js';
-import { type CachedScore, ScoreCache, hashModelDirectory, requestKey } from './cache.js';
+import { type CachedGeneration, type CachedScore, GenerationCache, ScoreCache, generationKey, hashModelDirectory, requestKey } from './cache.js';
 import { loadSplit } from './data.js';
 import type { BenchmarkSuite, TaskDefinition } from './definition.js';
 import { type PreparedItem, prepareItems } from './prompts.js';
-import { type ChoiceOutcome, type GroupAggregate, METRIC_VERSIONS, aggregate, taskMetrics } from './scoring.js';
+import { type BootstrapSettings, type ChoiceOutcome, DEFAULT_BOOTSTRAP, type GroupAggregate, METRIC_VERSIONS, aggregate, choiceMetricFunctions, metricsWithIntervals } from './scoring.js';
+import { cleanGeneration, textMetricFunctions } from './text-scoring.js';
 
 /** Text to token ids (a BloomTokenizer, or any tokenizer matching the model's vocabulary). */
 export interface TextEncoder {
   encode(text: string): number[];
+}
+
+/** A tokenizer that also decodes, which generation tasks need. */
+export interface TextTokenizer extends TextEncoder {
+  decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
 }
 
 export interface BenchmarkSelection {
@@ -46,9 +53,6 @@ export async function prepareTasks(suite: BenchmarkSuite, selection: BenchmarkSe
   const prepared: PreparedTask[] = [];
   for (const definition of suite.tasks) {
     if (selection.tasks && !selection.tasks.includes(definition.name)) continue;
-    if (definition.scoring.type !== 'multiple_choice') {
-      throw new InvalidInputError(`${suite.file}: task ${definition.name}`, 'scoring: generate is part of the format, but this runner scores only multiple_choice tasks so far');
-    }
     const subsets = definition.subsets ? definition.subsets.filter((s) => !selection.subsets || selection.subsets.includes(s)) : [null];
     const shots = selection.shots ?? definition.fewshot.shots;
     if (shots > 0 && definition.fewshot.split === null) throw new InvalidInputError('--shots', `task ${definition.name} has no few-shot split`);
@@ -59,7 +63,7 @@ export async function prepareTasks(suite: BenchmarkSuite, selection: BenchmarkSe
       const pool = shots === 0 || fewshotSplit === null ? undefined : sameSplit ? evaluated : await loadSplit(definition, subset, fewshotSplit, suite.dataDir);
       const chosen = selection.limit === undefined ? evaluated.items : evaluated.items.slice(0, selection.limit);
       const items = prepareItems(definition, subset, chosen, { shots, pool: pool?.items ?? [], sameSplit });
-      const files = [evaluated, ...(pool && !sameSplit ? [pool] : [])].map((s) => ({ path: s.file, sha256: s.sha256 }));
+      const files = [evaluated, ...(pool && !sameSplit ? [pool] : [])].flatMap((s) => s.files);
       prepared.push({ name: subset === null ? definition.name : `${definition.name}_${subset}`, definition, subset, shots, items, files });
     }
   }
@@ -123,10 +127,67 @@ export function scoreWithCache(model: CausalLM, requests: readonly Loglikelihood
   return { scores: keys.map((k) => cache.get(k)!), computed: todo.length };
 }
 
+/** One task's generation settings: its stop strings and how many tokens it may add. */
+export interface GenerationSettings {
+  readonly until: readonly string[];
+  readonly maxNewTokens: number;
+}
+
+/**
+ * The prompts of a generation task as token ids, as lm-eval's generate_until encodes them: the whole
+ * context, keeping its last `maxLength - maxNewTokens` tokens so the continuation fits the window.
+ */
+export function buildGenerationPrompts(tokenizer: TextEncoder, items: readonly PreparedItem[], settings: GenerationSettings, maxLength: number): number[][] {
+  const room = maxLength - settings.maxNewTokens;
+  if (room < 1) throw new InvalidInputError('--max-length', `${maxLength} leaves no room for a prompt before ${settings.maxNewTokens} new tokens`);
+  return items.map((item) => {
+    const ids = tokenizer.encode(item.context);
+    if (ids.length === 0) throw new DatasetError(item.item.file, 'the prompt is empty after tokenizing', { line: item.item.line });
+    return ids.slice(Math.max(0, ids.length - room));
+  });
+}
+
+export interface GenerationRunSettings {
+  readonly batchSize: number;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Greedy generation for the prompts the cache lacks, in batches of similar length (longest first, as
+ * scoreLoglikelihood orders its requests), each distinct prompt once; every batch is written to the
+ * cache as it finishes. Rows stop at the model's end-of-sequence token or once their text holds a
+ * stop string. Returns the generations in prompt order and how many were computed.
+ */
+export function generateWithCache(model: CausalLM, tokenizer: TextTokenizer, prompts: readonly (readonly number[])[], settings: GenerationSettings, cache: GenerationCache, run: GenerationRunSettings): { generations: CachedGeneration[]; computed: number } {
+  const keys = prompts.map((p) => generationKey(p, settings));
+  const missing = new Map<string, readonly number[]>();
+  keys.forEach((k, i) => {
+    if (!cache.get(k) && !missing.has(k)) missing.set(k, prompts[i]);
+  });
+  const todo = [...missing.entries()].sort((a, b) => b[1].length - a[1].length);
+  const decode = (ids: readonly number[]) => tokenizer.decode(ids, { skipSpecialTokens: true });
+  run.onProgress?.(0, todo.length);
+  for (let start = 0; start < todo.length; start += run.batchSize) {
+    const batch = todo.slice(start, start + run.batchSize);
+    const result = generate(
+      model,
+      batch.map(([, p]) => p),
+      { maxNewTokens: settings.maxNewTokens, strategy: { kind: 'greedy' }, stop: { sequences: settings.until, decode } },
+    );
+    cache.putMany(batch.map(([key], i) => ({ key, generation: { text: decode(result.rows[i].newTokens), tokens: result.rows[i].newTokens.length, finishReason: result.rows[i].finishReason } })));
+    run.onProgress?.(start + batch.length, todo.length);
+  }
+  return { generations: keys.map((k) => cache.get(k)!), computed: todo.length };
+}
+
 export interface TaskResult {
   readonly name: string;
   readonly items: number;
   readonly metrics: Record<string, number>;
+  /** Per metric, the bootstrap interval (settings.bootstrap); null when the bootstrap is off. */
+  readonly intervals: Record<string, { readonly lower: number; readonly upper: number }> | null;
+  /** Text metrics: how each was computed, in sacreBLEU's signature style. */
+  readonly signatures?: Record<string, string>;
 }
 
 export interface RunResult {
@@ -135,8 +196,12 @@ export interface RunResult {
   readonly tasks: readonly TaskResult[];
   readonly groups: Readonly<Record<string, GroupAggregate>>;
   readonly overall: GroupAggregate;
+  /** Log-likelihood requests (multiple choice), and how many were scored rather than read from the cache. */
   readonly requests: number;
   readonly computedRequests: number;
+  /** Generations (generate tasks), and how many were generated rather than read from the cache. */
+  readonly generations: number;
+  readonly computedGenerations: number;
   readonly seconds: number;
 }
 
@@ -146,6 +211,8 @@ export interface BenchmarkRunOptions extends ScoringSettings {
   readonly adapters: readonly (string | null)[];
   /** Where model outputs are cached; undefined turns the cache off. */
   readonly cacheDir?: string;
+  /** Bootstrap intervals for every metric (default DEFAULT_BOOTSTRAP); null turns them off. */
+  readonly bootstrap?: BootstrapSettings | null;
   readonly onStatus?: (message: string) => void;
   readonly onRunProgress?: (label: string, done: number, total: number) => void;
 }
@@ -156,7 +223,15 @@ export interface BenchmarkResults {
   readonly suite: { readonly name: string; readonly file: string; readonly sha256: string };
   readonly created: string;
   readonly model: { readonly dir: string | undefined; readonly sha256: string };
-  readonly settings: { readonly shots: number | null; readonly limit: number | null; readonly tasks: readonly string[] | null; readonly subsets: readonly string[] | null; readonly batchSize: number; readonly maxLength: number };
+  readonly settings: {
+    readonly shots: number | null;
+    readonly limit: number | null;
+    readonly tasks: readonly string[] | null;
+    readonly subsets: readonly string[] | null;
+    readonly batchSize: number;
+    readonly maxLength: number;
+    readonly bootstrap: BootstrapSettings | null;
+  };
   readonly metricVersions: Readonly<Record<string, number>>;
   readonly tasks: Readonly<Record<string, TaskRecord>>;
   readonly runs: readonly RunResult[];
@@ -172,6 +247,9 @@ export interface TaskRecord {
   readonly dataSha256: string;
   readonly fewshot: { readonly shots: number; readonly split: string | null; readonly sampler: string; readonly seed: number };
   readonly template: Readonly<Record<string, string | readonly string[] | null>>;
+  readonly scoring: TaskDefinition['scoring']['type'];
+  /** generate tasks: stop strings and the most new tokens (decoding is greedy). */
+  readonly generation: { readonly until: readonly string[]; readonly maxNewTokens: number; readonly decoding: 'greedy' } | null;
   readonly metrics: readonly string[];
 }
 
@@ -180,11 +258,17 @@ export interface TaskRecord {
  * and detached after; prompt tuning wraps it), with every model output cached on disk by model hash,
  * adapter hash and request.
  */
-export async function runBenchmark(base: BloomModel, tokenizer: TextEncoder, suite: BenchmarkSuite, suiteSha256: string, options: BenchmarkRunOptions): Promise<BenchmarkResults> {
+export async function runBenchmark(base: BloomModel, tokenizer: TextTokenizer, suite: BenchmarkSuite, suiteSha256: string, options: BenchmarkRunOptions): Promise<BenchmarkResults> {
   if (options.adapters.length === 0) throw new InvalidInputError('adapters', 'give at least one run (null for the base model)');
+  const bootstrap = options.bootstrap === undefined ? DEFAULT_BOOTSTRAP : options.bootstrap;
   const tasks = await prepareTasks(suite, options.selection);
-  const requests = tasks.map((t) => buildRequests(tokenizer, t.items, t.definition.targetDelimiter));
+  const requests = tasks.map((t) => (t.definition.scoring.type === 'multiple_choice' ? buildRequests(tokenizer, t.items, t.definition.targetDelimiter) : []));
   const flat = requests.flat(2);
+  const prompts = tasks.map((t) => {
+    const scoring = t.definition.scoring;
+    return scoring.type === 'generate' ? buildGenerationPrompts(tokenizer, t.items, scoring, options.maxLength) : null;
+  });
+  const generationCount = prompts.reduce((n, p) => n + (p?.length ?? 0), 0);
   const modelHash = base.sourceDir ? hashModelDirectory(base.sourceDir, options.cacheDir) : 'in-memory-model';
   const runs: RunResult[] = [];
   for (const adapterDir of options.adapters) {
@@ -192,23 +276,47 @@ export async function runBenchmark(base: BloomModel, tokenizer: TextEncoder, sui
     const adapter = adapterDir === null ? null : { dir: adapterDir, sha256: hashModelDirectory(adapterDir, options.cacheDir) };
     const label = adapter ? `adapter ${adapter.dir}` : 'base model';
     const cache = new ScoreCache(options.cacheDir, modelHash, adapter?.sha256 ?? null);
+    const generationCache = new GenerationCache(options.cacheDir, modelHash, adapter?.sha256 ?? null);
     const model = adapterDir === null ? base : applyAdapter(base, adapterDir);
-    let computed: number;
-    let scores: CachedScore[];
+    let computed = 0;
+    let scores: CachedScore[] = [];
+    let computedGenerations = 0;
+    const generations: (CachedGeneration[] | null)[] = [];
     try {
-      ({ scores, computed } = scoreWithCache(model, flat, cache, { ...options, onProgress: (done, total) => options.onRunProgress?.(label, done, total) }));
+      if (flat.length > 0) ({ scores, computed } = scoreWithCache(model, flat, cache, { ...options, onProgress: (done, total) => options.onRunProgress?.(`scoring (${label})`, done, total) }));
+      tasks.forEach((task, t) => {
+        const scoring = task.definition.scoring;
+        const taskPrompts = prompts[t];
+        if (scoring.type !== 'generate' || taskPrompts === null) {
+          generations.push(null);
+          return;
+        }
+        const done = generateWithCache(model, tokenizer, taskPrompts, scoring, generationCache, {
+          batchSize: options.batchSize,
+          onProgress: (n, total) => options.onRunProgress?.(`generating ${task.name} (${label})`, n, total),
+        });
+        computedGenerations += done.computed;
+        generations.push(done.generations);
+      });
     } finally {
       // LoRA attaches to the base model itself; detach it so the next run starts from the base.
       base.linearAdapter = undefined;
     }
-    options.onStatus?.(`${label}: ${flat.length} requests, ${computed} scored, ${flat.length - computed} from the cache`);
+    const counts = [flat.length > 0 ? `${flat.length} requests, ${computed} scored, ${flat.length - computed} from the cache` : '', generationCount > 0 ? `${generationCount} generations, ${computedGenerations} generated, ${generationCount - computedGenerations} from the cache` : ''];
+    if (counts.some((c) => c !== '')) options.onStatus?.(`${label}: ${counts.filter((c) => c !== '').join('; ')}`);
     let cursor = 0;
     const taskResults: TaskResult[] = tasks.map((task, t) => {
-      const outcomes: ChoiceOutcome[] = task.items.map((item, i) => {
-        const lls = requests[t][i].map(() => scores[cursor++].logLikelihood);
-        return { gold: item.gold, logLikelihoods: lls, choices: item.choices, groupKey: item.groupKey };
-      });
-      return { name: task.name, items: task.items.length, metrics: taskMetrics(task.definition, outcomes) };
+      const scoring = task.definition.scoring;
+      if (scoring.type === 'multiple_choice') {
+        const outcomes: ChoiceOutcome[] = task.items.map((item, i) => {
+          const lls = requests[t][i].map(() => scores[cursor++].logLikelihood);
+          return { gold: item.gold, logLikelihoods: lls, choices: item.choices, groupKey: item.groupKey };
+        });
+        return { name: task.name, items: task.items.length, ...metricsWithIntervals(choiceMetricFunctions(task.definition, outcomes), task.items.length, bootstrap) };
+      }
+      const predictions = scoring.type === 'generate' ? generations[t]!.map((g) => cleanGeneration(g.text, scoring.until)) : task.items.map((item) => item.output!);
+      const { functions, signatures } = textMetricFunctions(task.definition, predictions, task.items.map((item) => item.reference!));
+      return { name: task.name, items: task.items.length, ...metricsWithIntervals(functions, task.items.length, bootstrap), signatures };
     });
     const byName = new Map(taskResults.map((r) => [r.name, r]));
     const groups: Record<string, GroupAggregate> = {};
@@ -216,7 +324,17 @@ export async function runBenchmark(base: BloomModel, tokenizer: TextEncoder, sui
       const members = group.tasks.map((n) => byName.get(n)).filter((r): r is TaskResult => r !== undefined);
       if (members.length > 0) groups[group.name] = aggregate(members);
     }
-    runs.push({ adapter, tasks: taskResults, groups, overall: aggregate(taskResults), requests: flat.length, computedRequests: computed, seconds: (performance.now() - started) / 1000 });
+    runs.push({
+      adapter,
+      tasks: taskResults,
+      groups,
+      overall: aggregate(taskResults),
+      requests: flat.length,
+      computedRequests: computed,
+      generations: generationCount,
+      computedGenerations,
+      seconds: (performance.now() - started) / 1000,
+    });
   }
   const sel = options.selection ?? {};
   return {
@@ -225,7 +343,7 @@ export async function runBenchmark(base: BloomModel, tokenizer: TextEncoder, sui
     suite: { name: suite.name, file: suite.file, sha256: suiteSha256 },
     created: new Date().toISOString(),
     model: { dir: base.sourceDir, sha256: modelHash },
-    settings: { shots: sel.shots ?? null, limit: sel.limit ?? null, tasks: sel.tasks ?? null, subsets: sel.subsets ?? null, batchSize: options.batchSize, maxLength: options.maxLength },
+    settings: { shots: sel.shots ?? null, limit: sel.limit ?? null, tasks: sel.tasks ?? null, subsets: sel.subsets ?? null, batchSize: options.batchSize, maxLength: options.maxLength, bootstrap },
     metricVersions: METRIC_VERSIONS,
     tasks: Object.fromEntries(tasks.map((t) => [t.name, taskRecord(t)])),
     runs,
@@ -248,9 +366,12 @@ function taskRecord(task: PreparedTask): TaskRecord {
       doc_to_text: d.docToText.source,
       doc_to_choice: d.docToChoice?.map((c) => c.source) ?? null,
       doc_to_target: d.docToTarget.source,
+      doc_to_output: d.scoring.type === 'outputs' ? d.scoring.docToOutput.source : null,
       target_delimiter: d.targetDelimiter,
       fewshot_delimiter: d.fewshotDelimiter,
     },
+    scoring: d.scoring.type,
+    generation: d.scoring.type === 'generate' ? { until: d.scoring.until, maxNewTokens: d.scoring.maxNewTokens, decoding: 'greedy' } : null,
     metrics: d.metrics,
   };
 }

@@ -1,6 +1,7 @@
 import { pythonLength } from '../python-text.js';
 import { expectedCalibrationError } from '../metrics/calibration.js';
 import { accuracy, binaryF1, macroF1, matthewsCorrelation } from '../metrics/classification.js';
+import { type ConfidenceInterval, bootstrapConfidenceInterval } from '../metrics/bootstrap.js';
 import type { TaskDefinition } from './definition.js';
 
 /**
@@ -24,7 +25,52 @@ export const METRIC_VERSIONS: Readonly<Record<string, number>> = {
   ece: 1,
   exact_match_grouped: 1,
   f1a: 1,
+  bleu: 1,
+  chrf: 1,
+  ter: 1,
+  rouge1: 1,
+  rouge2: 1,
+  rougeL: 1,
+  rougeLsum: 1,
 };
+
+/** Each metric of a task as a function of the indices of the items it is computed over (all of them, or a resample). */
+export type MetricFunctions = Record<string, (indices: readonly number[]) => number>;
+
+/** The multiple-choice metrics as functions of item indices. */
+export function choiceMetricFunctions(task: TaskDefinition, outcomes: readonly ChoiceOutcome[]): MetricFunctions {
+  return Object.fromEntries(task.metrics.map((metric) => [metric, (indices: readonly number[]) => taskMetrics({ ...task, metrics: [metric] }, indices.map((i) => outcomes[i]))[metric]]));
+}
+
+export interface BootstrapSettings {
+  /** Resamples per metric (default 1000). */
+  readonly samples: number;
+  readonly seed: number;
+  readonly confidence: number;
+}
+
+export const DEFAULT_BOOTSTRAP: BootstrapSettings = { samples: 1000, seed: 1234, confidence: 0.95 };
+
+/**
+ * Every metric on all items and, unless bootstrap is null, its percentile bootstrap interval: items are
+ * resampled with replacement and the metric recomputed (a corpus metric such as BLEU is recomputed on
+ * the resampled corpus). The same seed draws the same resamples for every metric.
+ */
+export function metricsWithIntervals(functions: MetricFunctions, items: number, bootstrap: BootstrapSettings | null): { metrics: Record<string, number>; intervals: Record<string, { lower: number; upper: number }> | null } {
+  const all = Array.from({ length: items }, (_, i) => i);
+  const metrics: Record<string, number> = {};
+  if (bootstrap === null) {
+    for (const [name, metric] of Object.entries(functions)) metrics[name] = metric(all);
+    return { metrics, intervals: null };
+  }
+  const intervals: Record<string, { lower: number; upper: number }> = {};
+  for (const [name, metric] of Object.entries(functions)) {
+    const interval: ConfidenceInterval = bootstrapConfidenceInterval(all, metric, bootstrap);
+    metrics[name] = interval.estimate;
+    intervals[name] = { lower: interval.lower, upper: interval.upper };
+  }
+  return { metrics, intervals };
+}
 
 export function argmax(values: readonly number[]): number {
   let best = 0;

@@ -1,4 +1,4 @@
-import { pythonIndex, pythonLength, pythonSlice, pythonStrip } from '../python-text.js';
+import { pythonIndex, pythonLength, pythonSlice, pythonSplit, pythonStrip } from '../python-text.js';
 
 /**
  * Prompt templates in the subset of Jinja that lm-evaluation-harness task files use, evaluated with
@@ -34,7 +34,7 @@ type Node =
 
 type Part = { kind: 'text'; text: string } | { kind: 'expression'; node: Node; source: string };
 
-const STRING_METHODS = new Set(['strip', 'lstrip', 'rstrip', 'lower', 'upper', 'replace']);
+const STRING_METHODS = new Set(['strip', 'lstrip', 'rstrip', 'lower', 'upper', 'replace', 'split', 'join']);
 
 export class PromptTemplate {
   private readonly parts: Part[];
@@ -185,6 +185,15 @@ function evaluate(node: Node, context: TemplateContext): TemplateValue {
         case 'replace': {
           if (args.length !== 2 || typeof args[0] !== 'string' || typeof args[1] !== 'string') throw new TemplateError('.replace() takes two strings');
           return target.split(args[0]).join(args[1]);
+        }
+        case 'split':
+          // Only the argument-less form: runs of Python whitespace separate (HELM truncates documents with it).
+          if (args.length !== 0) throw new TemplateError('.split() takes no arguments here (it splits at runs of whitespace)');
+          return pythonSplit(target);
+        case 'join': {
+          const list = args[0];
+          if (args.length !== 1 || !Array.isArray(list) || !list.every((x) => typeof x === 'string')) throw new TemplateError('.join() takes one list of strings');
+          return (list as string[]).join(target);
         }
       }
       throw new TemplateError(`unknown method .${node.method}()`);

@@ -56,7 +56,7 @@ export interface BleuScore {
 }
 
 /** Sufficient statistics of one segment: lengths, then matches and totals per order. */
-interface SegmentStats {
+export interface BleuSegmentStatistics {
   sysLen: number;
   refLen: number;
   correct: number[];
@@ -120,7 +120,7 @@ function closestReferenceLength(hypLength: number, refLengths: readonly number[]
   return best;
 }
 
-function segmentStats(hypothesis: string, references: readonly string[], options: ResolvedOptions): SegmentStats {
+function segmentStats(hypothesis: string, references: readonly string[], options: ResolvedOptions): BleuSegmentStatistics {
   const tokenizer = bleuTokenizer(options.tokenize);
   const prepare = (text: string) => tokenizer(stripEnd(options.lowercase ? text.toLowerCase() : text));
   // An n-gram matches at most as often as it occurs in any single reference.
@@ -159,7 +159,7 @@ function signatureOf(options: ResolvedOptions, referenceCounts: readonly number[
 }
 
 /** The score from summed statistics, with sacreBLEU's smoothing and effective-order rules. */
-function scoreFromStats(stats: SegmentStats, options: ResolvedOptions, signature: string): BleuScore {
+function scoreFromStats(stats: BleuSegmentStatistics, options: ResolvedOptions, signature: string): BleuScore {
   const { sysLen, refLen } = stats;
   const correct = [...stats.correct];
   const total = [...stats.total];
@@ -199,19 +199,32 @@ function scoreFromStats(stats: SegmentStats, options: ResolvedOptions, signature
  * references of `hypotheses[i]` (their number may vary, which the signature records as `nrefs:var`).
  */
 export function corpusBleu(hypotheses: readonly string[], references: readonly (readonly string[])[], options: BleuOptions = {}): BleuScore {
+  return corpusBleuFromStatistics(bleuSegmentStatistics(hypotheses, references, options), options, references.map((r) => r.length));
+}
+
+/**
+ * Each segment's statistics, which corpus BLEU sums: a resample of segments (a bootstrap) is scored
+ * from them with corpusBleuFromStatistics without tokenizing again, as sacreBLEU's own bootstrap does.
+ */
+export function bleuSegmentStatistics(hypotheses: readonly string[], references: readonly (readonly string[])[], options: BleuOptions = {}): BleuSegmentStatistics[] {
   checkReferences(hypotheses, references);
   const resolved = resolveOptions(options, false);
-  const sum: SegmentStats = { sysLen: 0, refLen: 0, correct: new Array<number>(MAX_NGRAM_ORDER).fill(0), total: new Array<number>(MAX_NGRAM_ORDER).fill(0) };
-  hypotheses.forEach((hypothesis, i) => {
-    const stats = segmentStats(hypothesis, references[i], resolved);
+  return hypotheses.map((hypothesis, i) => segmentStats(hypothesis, references[i], resolved));
+}
+
+/** Corpus BLEU of segments' statistics; `referenceCounts` (references per segment) goes into the signature. */
+export function corpusBleuFromStatistics(statistics: readonly BleuSegmentStatistics[], options: BleuOptions, referenceCounts: readonly number[]): BleuScore {
+  const resolved = resolveOptions(options, false);
+  const sum: BleuSegmentStatistics = { sysLen: 0, refLen: 0, correct: new Array<number>(MAX_NGRAM_ORDER).fill(0), total: new Array<number>(MAX_NGRAM_ORDER).fill(0) };
+  for (const stats of statistics) {
     sum.sysLen += stats.sysLen;
     sum.refLen += stats.refLen;
     for (let n = 0; n < MAX_NGRAM_ORDER; n++) {
       sum.correct[n] += stats.correct[n];
       sum.total[n] += stats.total[n];
     }
-  });
-  return scoreFromStats(sum, resolved, signatureOf(resolved, references.map((r) => r.length)));
+  }
+  return scoreFromStats(sum, resolved, signatureOf(resolved, referenceCounts));
 }
 
 /** Sentence BLEU of one hypothesis; effective order is on unless `options.effectiveOrder` is false. */

@@ -191,13 +191,22 @@ export function chrfSignature(options: ChrfOptions, referenceCounts: readonly nu
 
 /** Corpus chrF: statistics summed over segments, then one F score. `references[i]` holds the references of `hypotheses[i]`. */
 export function corpusChrf(hypotheses: readonly string[], references: readonly (readonly string[])[], options: ChrfOptions = {}): ChrfScore {
+  return corpusChrfFromStatistics(chrfSegmentStatistics(hypotheses, references, options), options, references.map((r) => r.length));
+}
+
+/** Each segment's n-gram statistics (against its best reference), which corpus chrF sums; see bleuSegmentStatistics. */
+export function chrfSegmentStatistics(hypotheses: readonly string[], references: readonly (readonly string[])[], options: ChrfOptions = {}): number[][] {
   checkReferences(hypotheses, references);
   const resolved = resolveOptions(options);
+  return hypotheses.map((hypothesis, i) => segmentStats(hypothesis, references[i], resolved));
+}
+
+/** Corpus chrF of segments' statistics; `referenceCounts` (references per segment) goes into the signature. */
+export function corpusChrfFromStatistics(statistics: readonly (readonly number[])[], options: ChrfOptions, referenceCounts: readonly number[]): ChrfScore {
+  const resolved = resolveOptions(options);
   const sum: MatchStats = new Array<number>(3 * (resolved.charOrder + resolved.wordOrder)).fill(0);
-  hypotheses.forEach((hypothesis, i) => {
-    segmentStats(hypothesis, references[i], resolved).forEach((value, k) => (sum[k] += value));
-  });
-  return makeScore(sum, resolved, references.map((r) => r.length));
+  for (const stats of statistics) stats.forEach((value, k) => (sum[k] += value));
+  return makeScore(sum, resolved, referenceCounts);
 }
 
 export function sentenceChrf(hypothesis: string, references: readonly string[], options: ChrfOptions = {}): ChrfScore {

@@ -282,15 +282,24 @@ function makeScore(edits: number, refLength: number, options: TerOptions, refere
 
 /** Corpus TER: edits and average reference lengths summed over segments. `references[i]` holds the references of `hypotheses[i]`. */
 export function corpusTer(hypotheses: readonly string[], references: readonly (readonly string[])[], options: TerOptions = {}): TerScore {
+  return corpusTerFromStatistics(terSegmentStatistics(hypotheses, references, options), options, references.map((r) => r.length));
+}
+
+/** Each segment's [edits, average reference length], which corpus TER sums; see bleuSegmentStatistics. */
+export function terSegmentStatistics(hypotheses: readonly string[], references: readonly (readonly string[])[], options: TerOptions = {}): [number, number][] {
   checkReferences(hypotheses, references);
+  return hypotheses.map((hypothesis, i) => segmentStats(hypothesis, references[i], options));
+}
+
+/** Corpus TER of segments' statistics; `referenceCounts` (references per segment) goes into the signature. */
+export function corpusTerFromStatistics(statistics: readonly (readonly [number, number])[], options: TerOptions, referenceCounts: readonly number[]): TerScore {
   let edits = 0;
   let refLength = 0;
-  hypotheses.forEach((hypothesis, i) => {
-    const [segmentEdits, segmentLength] = segmentStats(hypothesis, references[i], options);
+  for (const [segmentEdits, segmentLength] of statistics) {
     edits += segmentEdits;
     refLength += segmentLength;
-  });
-  return makeScore(edits, refLength, options, references.map((r) => r.length));
+  }
+  return makeScore(edits, refLength, options, referenceCounts);
 }
 
 export function sentenceTer(hypothesis: string, references: readonly string[], options: TerOptions = {}): TerScore {

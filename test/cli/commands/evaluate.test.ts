@@ -64,10 +64,10 @@ test('the shipped example suites load', () => {
   }
 });
 
-test('recorded outputs graded without a model or judge, as JSON', async () => {
+test('recorded outputs graded without a model or judge, as JSON; a failed test exits with 100', async () => {
   const path = suiteFile('recorded.yaml', 'tests:\n  - {output: " Rome", assert: [{type: icontains, value: rome}]}\n  - {output: "Paris", assert: [{type: equals, value: Rome}]}\n');
   const { status, stdout, stderr } = await run(['evaluate', '--config', path, '--json']);
-  assert.equal(status, 0, stderr);
+  assert.equal(status, 100, stderr);
   const result = JSON.parse(stdout) as SuiteResult;
   assert.deepEqual(result.results.map((r) => r.status), ['pass', 'fail']);
   assert.deepEqual([result.aggregate.passed, result.aggregate.failed], [1, 1]);
@@ -75,9 +75,21 @@ test('recorded outputs graded without a model or judge, as JSON', async () => {
   assert.equal(result.judge, null);
 });
 
+test('eval runs a file with tests: as an assertion suite, exiting 0 when every test passes', async () => {
+  const path = suiteFile('passing.yaml', 'tests:\n  - {output: "the cat sat on the mat", assert: [{type: icontains, value: CAT}, {type: rouge-l, value: "a cat sat on a mat", threshold: 0.6}]}\n');
+  const { status, stdout, stderr } = await run(['eval', '--config', path, '--json']);
+  assert.equal(status, 0, stderr);
+  const result = JSON.parse(stdout) as SuiteResult;
+  assert.deepEqual(result.results[0].assertions.map((a) => a.status), ['pass', 'pass']);
+  const failing = suiteFile('failing.yaml', 'tests:\n  - {output: "a dog", assert: [{type: bleu, value: "the cat sat on the mat"}]}\n');
+  const failed = await run(['eval', '--config', failing]);
+  assert.equal(failed.status, 100, failed.stderr);
+  assert.match(failed.stdout, /1 tests?: 0 passed/);
+});
+
 test('the shipped judged suite runs end to end against an OpenAI-compatible judge server', async () => {
   const { status, stdout, stderr } = await run(['evaluate', '--config', join(repoRoot, 'configs', 'evaluators', 'tutor-judged.yaml'), '--judge-endpoint', server.baseUrl, '--judge-model', 'test-judge']);
-  assert.equal(status, 0, stderr);
+  assert.equal(status, /5 tests: 5 passed/.test(stdout) ? 0 : 100, stderr);
   assert.match(stdout, /5 tests: \d+ passed/);
   assert.match(stdout, /pairwise: win rate \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\] \(95% bootstrap/);
   assert.match(stdout, new RegExp(`judge: ${server.baseUrl.replace(/[./]/g, '\\$&')}/chat/completions \\(test-judge\\)`));
@@ -95,7 +107,7 @@ tests:
     assert: [{type: pairwise, value: "It is 42, since 17 + 25 = 42."}, {type: llm-rubric, value: gives the number}]
 `);
   const { status, stdout, stderr } = await run(['evaluate', '--config', path, '--judge-endpoint', server.baseUrl, '--judge-model', 'test-judge', '--json']);
-  assert.equal(status, 0, stderr);
+  assert.equal(status, 100, stderr);
   const result = JSON.parse(stdout) as SuiteResult;
   assert.deepEqual(result.results.map((r) => r.assertions.map((a) => a.status)), [['pass', 'pass'], ['fail', 'fail']]);
   assert.deepEqual(result.results.map((r) => r.assertions[0].comparison?.winner), ['candidate', 'baseline']);
@@ -113,8 +125,8 @@ tests:
     assert: [{type: icontains, value: rome}, {type: llm-rubric, value: Names Rome}]
 `);
   const { status, stdout, stderr } = await run(['evaluate', '--config', path, '--model', modelDir, '--json']);
-  assert.equal(status, 0, stderr);
   const result = JSON.parse(stdout) as SuiteResult;
+  assert.equal(status, result.aggregate.passed === result.aggregate.tests ? 0 : 100, stderr);
   assert.equal(result.model, modelDir);
   assert.equal(result.judge, modelDir);
   assert.deepEqual(result.results.map((r) => r.prompt), [1, 2]);
@@ -139,7 +151,7 @@ test('bad input gets a clear message and exit code 2', async () => {
     [['evaluate', '--config', badField], /bad-field\.yaml: tests\[0\]\.assert\[0\]\.threshold: must be a score in \[0, 1\], got -1/],
     [['evaluate', '--config', judged, '--judge-endpoint', server.baseUrl], /--judge-model: is required with --judge-endpoint/],
     [['evaluate', '--config', judged, '--judge-endpoint', 'http://127.0.0.1:9/v1', '--judge-model', 'm'], /judge endpoint http:\/\/127\.0\.0\.1:9\/v1\/chat\/completions: request failed/],
-    [['evaluate', '--config', join(scratch, 'missing.yaml')], /missing\.yaml: cannot read the YAML suite/],
+    [['evaluate', '--config', join(scratch, 'missing.yaml')], /--config: cannot read .*missing\.yaml/],
   ];
   for (const [args, pattern] of cases) {
     const { status, stderr } = await run(args);
@@ -149,10 +161,13 @@ test('bad input gets a clear message and exit code 2', async () => {
   }
 });
 
-test('evaluate --help teaches the command', async () => {
+test('eval --help (and its alias evaluate --help) teaches both kinds of file', async () => {
   const { status, stdout } = await run(['evaluate', '--help']);
   assert.equal(status, 0);
-  assert.match(stdout, /Usage:\n {2}tuneloop evaluate --config suite\.yaml/);
+  assert.equal((await run(['eval', '--help'])).stdout, stdout);
+  assert.match(stdout, /Usage:\n {2}tuneloop eval --config eval\.yaml .*\n {2}tuneloop eval --config suite\.yaml/);
+  assert.match(stdout, /a file with tests: is an assertion suite/);
+  assert.match(stdout, /100 when any test fails/);
   assert.match(stdout, /--judge-endpoint URL/);
   assert.match(stdout, /trajectory-in-order/);
 });

@@ -47,7 +47,7 @@ describe('MMLU CSV loading', () => {
     assert.equal(multiLine.line, 5);
     const test = await loadSplit(mmluTask, 'sociology', 'test', join(fixtures, 'mmlu'));
     assert.ok((test.items[2].fields.question as string).endsWith('\u0085'));
-    assert.match(test.sha256, /^[0-9a-f]{64}$/);
+    assert.match(test.files[0].sha256, /^[0-9a-f]{64}$/);
   });
 
   it('a record with the wrong number of fields names file and line', async () => {
@@ -137,7 +137,10 @@ describe('benchmark definitions', () => {
   it('errors name the file and the field path', () => {
     const cases: [string, RegExp][] = [
       [minimal('    sampler: x\n'), /tasks\[0\]\.sampler: is not a known field/],
-      [minimal('').replace('metrics: [acc]', 'metrics: [bleu]'), /tasks\[0\]\.metrics\[0\]: "bleu" is not a multiple-choice metric/],
+      [minimal('').replace('metrics: [acc]', 'metrics: [bleu]'), /tasks\[0\]\.metrics\[0\]: "bleu" is not a metric of multiple_choice tasks/],
+      [minimal('').replace('metrics: [acc]', 'scoring: generate\n    generation: {max_new_tokens: 8}\n    metrics: [acc]'), /tasks\[0\]\.metrics\[0\]: "acc" is not a metric of generate tasks \(bleu, chrf, ter, rouge1/],
+      [minimal('').replace('metrics: [acc]', 'scoring: outputs\n    metrics: [bleu]'), /tasks\[0\]\.doc_to_output: is required/],
+      [minimal('').replace('metrics: [acc]', 'metrics: [acc]\n    doc_to_output: "{{x}}"'), /tasks\[0\]\.doc_to_output: applies only to scoring: outputs/],
       [minimal('').replace('doc_to_text: "{{q}}"', 'doc_to_text: "{{q"'), /tasks\[0\]\.doc_to_text: is not a valid template/],
       [minimal('').replace('eval_split: validation', 'eval_split: test'), /tasks\[0\]\.eval_split: "test" is not one of data\.splits/],
       [minimal('    fewshot: {shots: 2}\n'), /tasks\[0\]\.fewshot\.shots: needs fewshot\.split/],
@@ -155,9 +158,10 @@ describe('benchmark definitions', () => {
   });
 
   it('a generate task is accepted by the format with its generation settings', () => {
-    const file = write(minimal('').replace('metrics: [acc]', 'scoring: generate\n    generation: {until: ["\\n"], max_new_tokens: 32}\n    metrics: [squad_f1]'));
+    const file = write(minimal('').replace('metrics: [acc]', 'scoring: generate\n    generation: {until: ["\\n"], max_new_tokens: 32}\n    metrics: [bleu, rougeL]\n    rouge_use_stemmer: true'));
     const suite = loadBenchmarkSuite(file);
     assert.deepEqual(suite.tasks[0].scoring, { type: 'generate', until: ['\n'], maxNewTokens: 32 });
-    assert.deepEqual(suite.tasks[0].metrics, ['squad_f1']);
+    assert.deepEqual(suite.tasks[0].metrics, ['bleu', 'rougeL']);
+    assert.equal(suite.tasks[0].rougeUseStemmer, true);
   });
 });

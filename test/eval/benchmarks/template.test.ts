@@ -24,6 +24,14 @@ describe('prompt templates', () => {
     assert.equal(render('{{0 if label == 1 else 1}}', { label: 1 }), '0');
   });
 
+  it("split() and ' '.join(...) follow Python, so HELM's document truncation is one expression", () => {
+    // Python: ' '.join('a\u0085 b\n\nc  d '.split()[:3]) == 'a b c'
+    assert.equal(render("{{' '.join(d.split()[:3])}}", { d: 'a\u0085 b\n\nc  d ' }), 'a b c');
+    assert.equal(render("{{'-'.join(d.split())}}", { d: '  ' }), '');
+    assert.throws(() => render("{{d.split(',')}}", { d: 'a,b' }), /takes no arguments/);
+    assert.throws(() => render("{{' '.join(d)}}", { d: 'ab' }), /one list of strings/);
+  });
+
   it('lists the fields it reads', () => {
     assert.deepEqual(new PromptTemplate("{{a.strip()}} {{b[c]}} {{'x' if d == 1 else e}}").fields().sort(), ['a', 'b', 'c', 'd', 'e']);
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { corpusBleu, formatBleu, sentenceBleu, type BleuOptions, type BleuScore, type SmoothingMethod } from '../../../src/eval/metrics/bleu.js';
+import { bleuSegmentStatistics, corpusBleu, corpusBleuFromStatistics, formatBleu, sentenceBleu, type BleuOptions, type BleuScore, type SmoothingMethod } from '../../../src/eval/metrics/bleu.js';
 import { bleuTokenizer, BLEU_TOKENIZERS, type BleuTokenizerName } from '../../../src/eval/metrics/bleu-tokenizers.js';
 import { SIGNATURE_VERSION } from '../../../src/eval/metrics/signature.js';
 import { stripEnd } from '../../../src/eval/metrics/whitespace.js';
@@ -88,4 +88,16 @@ test('BLEU rejects unknown options and hypotheses without references', () => {
   assert.throws(() => corpusBleu(['a'], [['a']], { smoothMethod: 'exp', smoothValue: 1 }), /smooth: method "exp" takes no value/);
   assert.throws(() => corpusBleu(['a', 'b'], [['a'], []]), /references\[1\]: needs at least one reference/);
   assert.throws(() => corpusBleu(['a', 'b'], [['a']]), /1 reference lists for 2 hypotheses/);
+});
+
+test('corpus BLEU of per-segment statistics equals corpus BLEU of the texts, for a resample too', () => {
+  const hypotheses = ['The cat sat on the mat.', 'It rained all day, said Ms. Smith.', 'A dog', ''];
+  const references = [['The cat is on the mat.'], ['It was raining the whole day, Ms Smith said.', 'Rain all day.'], ['The dog barked.'], ['Nothing.']];
+  const resample = [2, 0, 0, 3, 1];
+  for (const options of [{}, { tokenize: 'intl', lowercase: true }] as BleuOptions[]) {
+    const stats = bleuSegmentStatistics(hypotheses, references, options);
+    assert.deepEqual(corpusBleuFromStatistics(stats, options, references.map((r) => r.length)), corpusBleu(hypotheses, references, options));
+    const pick = <T>(list: readonly T[]) => resample.map((i) => list[i]);
+    assert.deepEqual(corpusBleuFromStatistics(pick(stats), options, pick(references).map((r) => r.length)), corpusBleu(pick(hypotheses), pick(references), options));
+  }
 });

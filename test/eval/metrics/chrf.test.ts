@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { corpusChrf, formatChrf, sentenceChrf, type ChrfOptions } from '../../../src/eval/metrics/chrf.js';
+import { corpusChrfFromStatistics, chrfSegmentStatistics, corpusChrf, formatChrf, sentenceChrf, type ChrfOptions } from '../../../src/eval/metrics/chrf.js';
 import { SIGNATURE_VERSION } from '../../../src/eval/metrics/signature.js';
 import { assertNear, caseInputs, readMetricFixture, withOurVersion, type TextMetricFixture } from '../../helpers/metric-fixtures.js';
 
@@ -47,4 +47,16 @@ test('sentence chrF and chrF++ equal sacreBLEU for every segment', () => {
 test('chrF rejects orders that are not non-negative integers', () => {
   assert.throws(() => corpusChrf(['a'], [['a']], { wordOrder: -1 }), /wordOrder: must be a non-negative integer, got -1/);
   assert.throws(() => corpusChrf(['a'], [['a']], { charOrder: 0, wordOrder: 0 }), /cannot both be 0/);
+});
+
+test('corpus chrF of per-segment statistics equals corpus chrF of the texts, for a resample too', () => {
+  const hypotheses = ['The cat sat on the mat.', 'It rained all day, said Ms. Smith.', 'A dog', ''];
+  const references = [['The cat is on the mat.'], ['It was raining the whole day, Ms Smith said.', 'Rain all day.'], ['The dog barked.'], ['Nothing.']];
+  const resample = [2, 0, 0, 3, 1];
+  for (const options of [{}, { wordOrder: 2 }] as ChrfOptions[]) {
+    const stats = chrfSegmentStatistics(hypotheses, references, options);
+    assert.deepEqual(corpusChrfFromStatistics(stats, options, references.map((r) => r.length)), corpusChrf(hypotheses, references, options));
+    const pick = <T>(list: readonly T[]) => resample.map((i) => list[i]);
+    assert.deepEqual(corpusChrfFromStatistics(pick(stats), options, pick(references).map((r) => r.length)), corpusChrf(pick(hypotheses), pick(references), options));
+  }
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { corpusTer, formatTer, sentenceTer, terEdits, type TerOptions } from '../../../src/eval/metrics/ter.js';
+import { corpusTerFromStatistics, terSegmentStatistics, corpusTer, formatTer, sentenceTer, terEdits, type TerOptions } from '../../../src/eval/metrics/ter.js';
 import { SIGNATURE_VERSION } from '../../../src/eval/metrics/signature.js';
 import { assertNear, caseInputs, readMetricFixture, withOurVersion, type TextMetricFixture } from '../../helpers/metric-fixtures.js';
 
@@ -58,4 +58,16 @@ test('a block shift counts as one edit', () => {
   assert.equal(terEdits('on the mat the cat sat'.split(' '), 'the cat sat on the mat'.split(' ')), 1);
   assert.equal(terEdits([], ['a', 'b']), 2);
   assert.equal(terEdits(['a', 'b'], []), 2);
+});
+
+test('corpus TER of per-segment statistics equals corpus TER of the texts, for a resample too', () => {
+  const hypotheses = ['The cat sat on the mat.', 'It rained all day, said Ms. Smith.', 'A dog', ''];
+  const references = [['The cat is on the mat.'], ['It was raining the whole day, Ms Smith said.', 'Rain all day.'], ['The dog barked.'], ['Nothing.']];
+  const resample = [2, 0, 0, 3, 1];
+  for (const options of [{}, { normalized: true }] as TerOptions[]) {
+    const stats = terSegmentStatistics(hypotheses, references, options);
+    assert.deepEqual(corpusTerFromStatistics(stats, options, references.map((r) => r.length)), corpusTer(hypotheses, references, options));
+    const pick = <T>(list: readonly T[]) => resample.map((i) => list[i]);
+    assert.deepEqual(corpusTerFromStatistics(pick(stats), options, pick(references).map((r) => r.length)), corpusTer(pick(hypotheses), pick(references), options));
+  }
 });
