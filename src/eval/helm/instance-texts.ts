@@ -35,8 +35,8 @@ export function explicitFieldRoles(task: TaskDefinition, input: readonly string[
   const gold = new Set(task.docToTarget.fields());
   for (const [flag, names] of [['--input-fields', input], ['--reference-fields', references]] as const) {
     for (const name of names ?? []) {
-      if (!readable.has(name)) throw new InvalidInputError(flag, `task ${task.name}'s templates do not read a field "${name}" (they read ${[...readable].join(', ')})`);
       if (gold.has(name)) throw new InvalidInputError(flag, `"${name}" holds task ${task.name}'s gold answer; perturbing it would change the label`);
+      if (!readable.has(name)) throw new InvalidInputError(flag, `task ${task.name}'s templates do not read a field "${name}" (they read ${[...readable].join(', ')})`);
     }
   }
   return { input: input ?? defaults.input, references: references ?? defaults.references };
