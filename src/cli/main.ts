@@ -3,6 +3,7 @@ import { TuneloopError } from '../errors.js';
 import { BENCH_HELP, runBench } from './commands/bench.js';
 import { EVAL_HELP, runEval } from './commands/eval.js';
 import { GENERATE_HELP, runGenerate } from './commands/generate.js';
+import { HELM_HELP, runHelm } from './commands/helm.js';
 import { INFO_HELP, runInfo } from './commands/info.js';
 import { MERGE_HELP, runMerge } from './commands/merge.js';
 import { METRICS_HELP, runMetrics } from './commands/metrics.js';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<
   bench: { help: BENCH_HELP, run: runBench },
   eval: { help: EVAL_HELP, run: runEval },
   evaluate: { help: EVAL_HELP, run: runEval },
+  helm: { help: HELM_HELP, run: runHelm },
 };
 
 const USAGE = `tuneloop: run, adapt and evaluate BLOOM-family language models in Node.js
@@ -36,6 +38,7 @@ Commands:
   bench      run a benchmark (mmlu, superglue, or a YAML definition) on a model and its adapters
   eval       run benchmarks from an eval YAML file, or grade outputs with an assertion test suite
              (a YAML with tests:; text checks, metrics, judges, trajectories); evaluate is an alias
+  helm       HELM-style report on a benchmark: accuracy, calibration, robustness, fairness, bias, toxicity, efficiency
 
 Examples:
   tuneloop info --model models/demo

@@ -63,3 +63,35 @@ export function pythonIndex(text: string, index: number): string | undefined {
   const i = index < 0 ? chars.length + index : index;
   return i >= 0 && i < chars.length ? chars[i] : undefined;
 }
+
+/**
+ * One character of Python's `\w` in a str pattern (Unicode letters and numbers, and `_`), as a
+ * JavaScript character class for a `u`-flag RegExp; JavaScript's own `\w` and `\b` are ASCII-only.
+ */
+export const PYTHON_WORD_CHAR = '[\\p{L}\\p{N}_]';
+/** One character outside Python's `\w`. */
+export const PYTHON_NON_WORD_CHAR = '[^\\p{L}\\p{N}_]';
+/** Python's `\b` between a `\w` and a non-`\w` character (or the text's ends), for a `u`-flag RegExp. */
+export const PYTHON_WORD_BOUNDARY = `(?:(?<=${PYTHON_WORD_CHAR})(?!${PYTHON_WORD_CHAR})|(?<!${PYTHON_WORD_CHAR})(?=${PYTHON_WORD_CHAR}))`;
+
+/** `c.islower()` for one character: it has Unicode's Lowercase property. */
+export function isPythonLower(char: string): boolean {
+  return /^\p{Lowercase}$/u.test(char);
+}
+
+/** `c.isupper()` for one character: it has Unicode's Uppercase property (titlecase letters do not). */
+export function isPythonUpper(char: string): boolean {
+  return /^\p{Uppercase}$/u.test(char);
+}
+
+/**
+ * `s.capitalize()`: the first character upper-cased and the rest lower-cased. Python title-cases the
+ * first character, which differs from upper-casing only for the four Latin digraphs (U+01C4..U+01CC,
+ * U+01F1..U+01F3), handled here.
+ */
+export function pythonCapitalize(text: string): string {
+  const [first, ...rest] = [...text];
+  if (first === undefined) return '';
+  const titlecase: Record<string, string> = { Ǆ: 'ǅ', ǅ: 'ǅ', ǆ: 'ǅ', Ǉ: 'ǈ', ǈ: 'ǈ', ǉ: 'ǈ', Ǌ: 'ǋ', ǋ: 'ǋ', ǌ: 'ǋ', Ǳ: 'ǲ', ǲ: 'ǲ', ǳ: 'ǲ' };
+  return (titlecase[first] ?? first.toUpperCase()) + rest.join('').toLowerCase();
+}

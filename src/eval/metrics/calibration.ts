@@ -21,7 +21,19 @@ export interface CalibrationOptions {
   readonly binning?: CalibrationBinning;
 }
 
-export function expectedCalibrationError(confidences: readonly number[], correct: readonly (boolean | number)[], options: CalibrationOptions = {}): number {
+/** One bin of a reliability diagram: its confidence range, item count, mean confidence and accuracy. */
+export interface CalibrationBin {
+  /** The previous bin's upper edge (0 for the first bin); confidences lie in (lower, upper]. */
+  readonly lower: number;
+  readonly upper: number;
+  readonly count: number;
+  /** NaN for an empty bin. */
+  readonly meanConfidence: number;
+  readonly accuracy: number;
+}
+
+/** The bins expectedCalibrationError sums over, for drawing a reliability diagram. */
+export function calibrationBins(confidences: readonly number[], correct: readonly (boolean | number)[], options: CalibrationOptions = {}): CalibrationBin[] {
   const numBins = options.bins ?? 10;
   const binning = options.binning ?? 'equal-mass';
   if (confidences.length !== correct.length) throw new InvalidInputError('correct', `${correct.length} outcomes for ${confidences.length} confidences`);
@@ -45,11 +57,16 @@ export function expectedCalibrationError(confidences: readonly number[], correct
     confidenceSum[bin] += p;
     correctSum[bin] += outcomes[i];
   });
+  return edges.map((upper, b) => ({ lower: b === 0 ? 0 : edges[b - 1], upper, count: count[b], meanConfidence: confidenceSum[b] / count[b], accuracy: correctSum[b] / count[b] }));
+}
+
+export function expectedCalibrationError(confidences: readonly number[], correct: readonly (boolean | number)[], options: CalibrationOptions = {}): number {
+  const bins = calibrationBins(confidences, correct, options);
   const n = confidences.length;
   let error = 0;
-  for (let b = 0; b < edges.length; b++) {
-    if (count[b] === 0) continue;
-    error += (count[b] / n) * Math.abs(confidenceSum[b] / count[b] - correctSum[b] / count[b]);
+  for (const bin of bins) {
+    if (bin.count === 0) continue;
+    error += (bin.count / n) * Math.abs(bin.meanConfidence - bin.accuracy);
   }
   return error;
 }

@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../../errors.js';
+import { Mt19937 } from '../mt19937.js';
 
 /**
  * The random integers of numpy's legacy `RandomState` (what `np.random.seed(s)` then `np.random.randint`
@@ -7,36 +8,16 @@ import { InvalidInputError } from '../../errors.js';
  * rouge-score's BootstrapAggregator run after `np.random.seed(s)`.
  */
 export class LegacyRandomState {
-  private readonly state = new Uint32Array(624);
-  private position = 624;
+  private readonly twister: Mt19937;
 
   constructor(seed: number) {
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new InvalidInputError('seed', `must be an integer in [0, 2^32 - 1], got ${seed}`);
-    this.state[0] = seed;
-    for (let i = 1; i < 624; i++) {
-      const previous = this.state[i - 1];
-      this.state[i] = Math.imul(1812433253, previous ^ (previous >>> 30)) + i;
-    }
-  }
-
-  private twist(): void {
-    const mt = this.state;
-    for (let i = 0; i < 624; i++) {
-      const y = (mt[i] & 0x80000000) | (mt[(i + 1) % 624] & 0x7fffffff);
-      mt[i] = mt[(i + 397) % 624] ^ (y >>> 1) ^ (y & 1 ? 0x9908b0df : 0);
-    }
-    this.position = 0;
+    this.twister = Mt19937.fromSeed(seed);
   }
 
   /** The next 32-bit output (genrand_int32). */
   nextUint32(): number {
-    if (this.position >= 624) this.twist();
-    let y = this.state[this.position++];
-    y ^= y >>> 11;
-    y ^= (y << 7) & 0x9d2c5680;
-    y ^= (y << 15) & 0xefc60000;
-    y ^= y >>> 18;
-    return y >>> 0;
+    return this.twister.nextUint32();
   }
 
   /** A uniform integer in [0, high), as `randint(0, high)`: masked 32-bit draws, rejected until in range. */
