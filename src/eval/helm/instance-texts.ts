@@ -81,5 +81,5 @@ export function perturbedItem(task: TaskDefinition, subset: string | null, item:
   const rewritten = { ...item.item, fields: withTexts(item, roles, texts) };
   const context = item.context.slice(0, item.context.length - original.length) + renderForItem(rewritten, task.docToText, subset, 'doc_to_text');
   const choices = (task.docToChoice ?? []).map((c, i) => renderForItem(rewritten, c, subset, `doc_to_choice[${i}]`));
-  return { item: rewritten, context, choices, gold: item.gold, groupKey: item.groupKey };
+  return { ...item, item: rewritten, context, choices };
 }
