@@ -19,7 +19,7 @@ import { createPromptTuningAdapter } from '../src/peft/prompt-tuning/model.js';
 import { type Trainables, forwardBackward } from '../src/train/bloom-backward.js';
 import { AdamW } from '../src/train/optimizer.js';
 import { trainableParameters } from '../src/train/trainable-parameters.js';
-import { asTrainingBackend } from '../src/train/training-backend.js';
+import { asTrainingBackend } from '../src/engine/training-backend.js';
 import { measureMatmulGflops } from './matmul.js';
 
 const [task, modelDir, dtypeName] = process.argv.slice(2);

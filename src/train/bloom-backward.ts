@@ -8,7 +8,7 @@ import type { LoraLayer } from '../peft/lora/layer.js';
 import type { LoraAdapter } from '../peft/lora/model.js';
 import type { PromptTuningAdapter } from '../peft/prompt-tuning/model.js';
 import type { SelectiveTuning } from '../peft/selective/model.js';
-import { asTrainingBackend, type TrainingBackend } from './training-backend.js';
+import { asTrainingBackend, type TrainingBackend } from '../engine/training-backend.js';
 
 /** Ignored label, as PyTorch's cross-entropy ignore_index. */
 export const IGNORE_INDEX = -100;

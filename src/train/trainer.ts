@@ -9,7 +9,7 @@ import { type TrainerState, latestCheckpoint, loadCheckpoint, saveCheckpoint } f
 import { ADAMW_DEFAULTS, AdamW, type AdamWOptions, clipGradNorm } from './optimizer.js';
 import { type ScheduleKind, learningRate } from './schedule.js';
 import { trainableParameters } from './trainable-parameters.js';
-import { asTrainingBackend } from './training-backend.js';
+import { asTrainingBackend } from '../engine/training-backend.js';
 
 export interface TrainerOptions {
   readonly model: BloomModel;

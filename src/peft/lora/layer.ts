@@ -1,4 +1,5 @@
 import type { Backend } from '../../engine/backend.js';
+import { asTrainingBackend } from '../../engine/training-backend.js';
 
 /**
  * One LoRA pair on a frozen linear: y += scaling · (x · Aᵀ) · Bᵀ with A `[r, in]` and B `[out, r]`.
@@ -16,10 +17,14 @@ export class LoraLayer {
     readonly scaling: number,
   ) {}
 
-  /** Adds this layer's update to y `[rows, out]` in place. */
+  /**
+   * Adds this layer's update to y `[rows, out]` in place. Plain matmuls on A and B as they are now:
+   * nothing is packed or cached, so training may update them in place between calls.
+   */
   apply(backend: Backend, x: Float32Array, rows: number, y: Float32Array): void {
-    const down = backend.linear(x, rows, backend.prepareWeight({ dtype: 'f32', shape: [this.r, this.inFeatures], data: this.a }, 'f32'), null);
-    const up = backend.linear(down, rows, backend.prepareWeight({ dtype: 'f32', shape: [this.outFeatures, this.r], data: this.b }, 'f32'), null);
+    const ops = asTrainingBackend(backend);
+    const down = ops.matmul(x, this.a, rows, this.inFeatures, this.r, { transposeB: true });
+    const up = ops.matmul(down, this.b, rows, this.r, this.outFeatures, { transposeB: true });
     for (let i = 0; i < y.length; i++) y[i] += this.scaling * up[i];
   }
 

@@ -1,5 +1,5 @@
-import type { Backend } from '../engine/backend.js';
-import type { GradientOps } from '../engine/gradients.js';
+import type { Backend } from './backend.js';
+import type { GradientOps } from './gradients.js';
 import { BackendUnavailableError } from '../errors.js';
 
 /** A backend that can train: the forward ops and their gradients. */
