@@ -43,13 +43,15 @@ export function readAdapterFiles(dir: string): AdapterFiles {
 }
 
 /**
- * Writes adapter_config.json and adapter_model.safetensors into `dir` all at once (see
- * writeDirectoryAtomically), so an interrupted save never leaves a half-written adapter.
+ * Writes adapter_config.json and adapter_model.safetensors (and `extraFiles`, name → contents) into
+ * `dir` all at once (see writeDirectoryAtomically), so an interrupted save never leaves a half-written
+ * adapter.
  */
-export function writeAdapterFiles(dir: string, config: Record<string, unknown>, tensors: Map<string, Tensor>): void {
+export function writeAdapterFiles(dir: string, config: Record<string, unknown>, tensors: Map<string, Tensor>, extraFiles: ReadonlyMap<string, string> = new Map()): void {
   writeDirectoryAtomically(dir, (staging) => {
     writeFileSync(join(staging, ADAPTER_CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
     writeSafetensors(join(staging, ADAPTER_WEIGHTS_FILE), tensors, { format: 'pt' });
+    for (const [name, contents] of extraFiles) writeFileSync(join(staging, name), contents);
   });
 }
 

@@ -3,6 +3,7 @@ import { AdapterError } from '../errors.js';
 import type { BloomModel } from '../models/bloom/model.js';
 import type { CausalLM } from '../models/causal-lm.js';
 import { readAdapterFiles } from './adapter-files.js';
+import { checkBaseModelRecord } from './base-model-record.js';
 import { LoraModel, readLoraAdapter } from './lora/model.js';
 import { PromptTunedModel, readPromptTuningAdapter } from './prompt-tuning/model.js';
 import { applyLnTuningAdapter, applySelectiveTuning, isSelectiveTuningDir } from './selective/model.js';
@@ -16,6 +17,7 @@ export const SUPPORTED_PEFT_TYPES = ['LORA', 'PROMPT_TUNING', 'LN_TUNING'] as co
  * selective tuning overwrite the tuned tensors of this loaded model in place.
  */
 export function applyAdapter(model: BloomModel, dir: string): CausalLM {
+  checkBaseModelRecord(dir, model);
   if (isSelectiveTuningDir(dir)) {
     applySelectiveTuning(model, dir);
     return model;

@@ -2,6 +2,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SeededRandom } from '../inference/sampling.js';
 import type { BloomModel } from '../models/bloom/model.js';
+import { baseModelRecordFile } from '../peft/base-model-record.js';
 import { createLoraAdapter } from '../peft/lora/model.js';
 import { createPromptTuningAdapter } from '../peft/prompt-tuning/model.js';
 import { SelectiveTuning } from '../peft/selective/model.js';
@@ -128,11 +129,12 @@ async function trainTask(model: BloomModel, tokenizer: BloomTokenizer, config: T
 
   const adapterDir = join(taskDir, 'adapter');
   const baseName = config.model;
-  if (trainables.lora) trainables.lora.save(adapterDir, baseName);
-  else if (trainables.prompt) trainables.prompt.save(adapterDir, { name: baseName, numLayers: model.config.numLayers, numHeads: model.config.numHeads });
+  const record = baseModelRecordFile(model, baseName);
+  if (trainables.lora) trainables.lora.save(adapterDir, baseName, record);
+  else if (trainables.prompt) trainables.prompt.save(adapterDir, { name: baseName, numLayers: model.config.numLayers, numHeads: model.config.numHeads }, record);
   else if (trainables.selective) {
     // The tuned tensors are saved, then the base restored so the next task starts from it.
-    trainables.selective.save(adapterDir, baseName);
+    trainables.selective.save(adapterDir, baseName, record);
     trainables.selective.restore();
   }
   const summaryPath = join(taskDir, 'training_summary.json');

@@ -55,9 +55,9 @@ export class LoraAdapter {
   }
 
   /** Saves in peft's format: adapter_config.json and adapter_model.safetensors, atomically. */
-  save(dir: string, baseModel: string): void {
+  save(dir: string, baseModel: string, extraFiles?: ReadonlyMap<string, string>): void {
     const config = this.configJson ?? loraConfigJson(this.config, baseModel);
-    writeAdapterFiles(dir, config, this.tensors());
+    writeAdapterFiles(dir, config, this.tensors(), extraFiles);
   }
 }
 

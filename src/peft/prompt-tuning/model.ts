@@ -18,9 +18,9 @@ export class PromptTuningAdapter {
     readonly configJson?: Record<string, unknown>,
   ) {}
 
-  save(dir: string, base: { name: string; numLayers: number; numHeads: number }): void {
+  save(dir: string, base: { name: string; numLayers: number; numHeads: number }, extraFiles?: ReadonlyMap<string, string>): void {
     const tensors = new Map<string, Tensor>([['prompt_embeddings', { dtype: 'f32', shape: [this.config.numVirtualTokens, this.config.tokenDim], data: this.promptEmbeddings }]]);
-    writeAdapterFiles(dir, this.configJson ?? promptTuningConfigJson(this.config, base), tensors);
+    writeAdapterFiles(dir, this.configJson ?? promptTuningConfigJson(this.config, base), tensors, extraFiles);
   }
 }
 

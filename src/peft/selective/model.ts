@@ -130,14 +130,15 @@ export class SelectiveTuning {
    * (adapter_config.json + adapter_model.safetensors), which peft loads; bias and named-tensor tuning,
    * which peft has no method for, as selective_tuning.json + tuned_tensors.safetensors.
    */
-  save(dir: string, baseModel: string): void {
+  save(dir: string, baseModel: string, extraFiles: ReadonlyMap<string, string> = new Map()): void {
     const tensors = this.tensors();
     if (this.spec.kind === 'layernorm') {
       const renamed = new Map([...tensors].map(([name, tensor]) => [lnTuningName(name), tensor]));
-      writeAdapterFiles(dir, lnTuningConfigJson(this.spec.targetModules ?? LN_TUNING_DEFAULT_TARGETS, baseModel), renamed);
+      writeAdapterFiles(dir, lnTuningConfigJson(this.spec.targetModules ?? LN_TUNING_DEFAULT_TARGETS, baseModel), renamed, extraFiles);
       return;
     }
     writeDirectoryAtomically(dir, (staging) => {
+      for (const [name, contents] of extraFiles) writeFileSync(join(staging, name), contents);
       const config = { format: 'tuneloop-selective-tuning', version: 1, base_model_name_or_path: baseModel, spec: this.spec, tensors: [...this.names] };
       writeFileSync(join(staging, SELECTIVE_CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
       writeSafetensors(join(staging, SELECTIVE_WEIGHTS_FILE), tensors, { format: 'pt' });
