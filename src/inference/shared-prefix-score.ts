@@ -31,7 +31,8 @@ type PositionIndex = (position: number) => number;
  * - rows are taken in token order through one KV cache, and each reuses the keys and values of the
  *   leading tokens it shares with the row before it (a causal model's keys at a position depend only
  *   on the tokens up to it), so a k-shot prompt's few-shot examples, identical within an MMLU subject,
- *   are computed once and each item runs only its own question;
+ *   are computed once and each item runs only its own question; runs of rows sharing a prefix are taken
+ *   in the order the caller gave them;
  * - rows that share too little with their neighbours are batched with left padding, as today.
  * The held cache also carries over between calls to `score`, so a caller that scores in chunks (to save
  * results as it goes) keeps the shared prefix. The model and its adapters must stay the same between
@@ -53,16 +54,18 @@ export class SharedPrefixScorer {
     const rows = distinctRows(prepareRequests(this.model, requests, this.options));
     rows.sort((a, b) => compareTokens(a.tokens, b.tokens));
     const reusable = (row: Row, other: readonly number[]) => Math.min(commonPrefixLength(row.tokens, other), row.tokens.length - row.needed);
-    const walked: Row[] = [];
-    const padded: Row[] = [];
+    // Runs of rows in token order that share at least minShared tokens with the row before them.
+    const runs: Row[][] = [];
     rows.forEach((row, i) => {
-      const shared = Math.max(
-        i > 0 ? reusable(row, rows[i - 1].tokens) : 0,
-        i + 1 < rows.length ? reusable(row, rows[i + 1].tokens) : 0,
-        reusable(row, this.cachedTokens),
-      );
-      (shared >= minShared ? walked : padded).push(row);
+      if (i > 0 && reusable(row, rows[i - 1].tokens) >= minShared) runs[runs.length - 1].push(row);
+      else runs.push([row]);
     });
+    const walkedRuns = runs.filter((run) => run.length > 1 || reusable(run[0], this.cachedTokens) >= minShared);
+    const padded = runs.filter((run) => run.length === 1 && !walkedRuns.includes(run)).flat();
+    // Runs in the caller's order: a caller scoring in chunks continues, in its next call, the run it
+    // ended with (an MMLU subject cut by the chunk), which then starts from the held cache.
+    const firstRequest = (run: readonly Row[]) => Math.min(...run.map((row) => row.requests[0].index));
+    const walked = walkedRuns.sort((a, b) => firstRequest(a) - firstRequest(b)).flat();
 
     const logits = new PendingLogits(this.model, requests.length, this.options.logitRowsPerChunk ?? 64);
     let done = 0;

@@ -23,10 +23,11 @@ const CHOICES = [[100], [101], [102], [103]];
  * MMLU-shaped requests: per subject a description and few-shot block shared by its items, then each
  * item's own question; four single-token choices per item.
  */
-function mmluRequests(subjects: number, itemsPerSubject: number, fewshotLength: number): LoglikelihoodRequest[] {
+function mmluRequests(subjects: number, itemsPerSubject: number, fewshotLength: number, firstTokens?: readonly number[]): LoglikelihoodRequest[] {
   const requests: LoglikelihoodRequest[] = [];
   for (let s = 0; s < subjects; s++) {
     const fewshot = tokens(fewshotLength);
+    if (firstTokens) fewshot[0] = firstTokens[s];
     for (let i = 0; i < itemsPerSubject; i++) {
       const context = [...fewshot, ...tokens(5 + ((i * 7) % 9))];
       for (const continuation of CHOICES) requests.push({ context, continuation });
@@ -114,20 +115,24 @@ for (const { name, backend, skipReason } of cases) {
       }
     });
 
-    test('a scorer called in chunks keeps the shared prefix between calls and grows its cache', () => {
-      const requests = mmluRequests(1, 6, 40);
-      const counted = counting(model());
-      const scorer = new SharedPrefixScorer(counted.model);
-      const first = scorer.score(requests.slice(0, 8));
-      const forwardsBefore = counted.forwards.length;
-      // A longer item than any so far: the held cache grows and keeps the prefix.
-      const longer = { context: [...requests[0].context.slice(0, 40), ...tokens(50)], continuation: CHOICES[0] };
-      const second = scorer.score([...requests.slice(8), longer]);
-      const secondCall = counted.forwards.slice(forwardsBefore);
-      assert.ok(secondCall.every((n) => n < 51), `positions per forward in the second call: ${secondCall.join(', ')}`);
-      const all = [...requests, longer];
-      assertSameResults([...first, ...second], scoreLoglikelihood(model(), all), 1e-5);
-    });
+    // The second subject comes after the first in token order, then before it: either way the chunk
+    // that ends inside it leaves its prefix in the cache for the next chunk.
+    for (const firstTokens of [[10, 500], [500, 10]]) {
+      test(`a scorer called in chunks keeps the shared prefix between calls and grows its cache (subjects starting ${firstTokens.join(', ')})`, () => {
+        const requests = mmluRequests(2, 4, 40, firstTokens);
+        const counted = counting(model());
+        const scorer = new SharedPrefixScorer(counted.model);
+        const first = scorer.score(requests.slice(0, 24));
+        const forwardsBefore = counted.forwards.length;
+        // A longer item than any so far: the held cache grows and keeps the prefix.
+        const longer = { context: [...requests[16].context.slice(0, 40), ...tokens(30)], continuation: CHOICES[0] };
+        const second = scorer.score([...requests.slice(24), longer]);
+        // Each runs at most its own tokens (up to 30), never the 40-token prefix again.
+        const secondCall = counted.forwards.slice(forwardsBefore);
+        assert.ok(secondCall.length === 3 && secondCall.every((n) => n <= 30), `positions per forward in the second call: ${secondCall.join(', ')}`);
+        assertSameResults([...first, ...second], scoreLoglikelihood(model(), [...requests, longer]), 1e-5);
+      });
+    }
 
     test('a prompt-tuned model: the same log-likelihoods as scoreLoglikelihood', () => {
       const base = model();
