@@ -61,7 +61,8 @@ export class SharedPrefixScorer {
       else runs.push([row]);
     });
     const walkedRuns = runs.filter((run) => run.length > 1 || reusable(run[0], this.cachedTokens) >= minShared);
-    const padded = runs.filter((run) => run.length === 1 && !walkedRuns.includes(run)).flat();
+    const isWalked = new Set(walkedRuns);
+    const padded = runs.filter((run) => !isWalked.has(run)).flat();
     // Runs in the caller's order: a caller scoring in chunks continues, in its next call, the run it
     // ended with (an MMLU subject cut by the chunk), which then starts from the held cache.
     const firstRequest = (run: readonly Row[]) => Math.min(...run.map((row) => row.requests[0].index));
@@ -73,8 +74,9 @@ export class SharedPrefixScorer {
       done += batch.reduce((n, row) => n + row.requests.length, 0);
       onBatch?.(done, requests.length);
     };
+    const longest = Math.max(0, ...walked.map((row) => row.tokens.length));
     for (const row of walked) {
-      const { hidden, index } = this.forwardFromCache(row.tokens, row.needed);
+      const { hidden, index } = this.forwardFromCache(row.tokens, row.needed, longest);
       logits.addRow(row, hidden, index);
       ran([row]);
     }
@@ -98,16 +100,18 @@ export class SharedPrefixScorer {
   /**
    * Runs `tokens` through the held cache, keeping the keys and values of the leading tokens it shares
    * with the cached ones, except that the last `needed` positions always run (their hidden states are
-   * wanted). Afterwards the cache holds `tokens`.
+   * wanted). Afterwards the cache holds `tokens`. A cache too small for them grows to `capacity`.
    */
-  private forwardFromCache(tokens: readonly number[], needed: number): { hidden: Float32Array; index: PositionIndex } {
+  private forwardFromCache(tokens: readonly number[], needed: number, capacity: number): { hidden: Float32Array; index: PositionIndex } {
     const keep = Math.min(commonPrefixLength(tokens, this.cachedTokens), tokens.length - needed);
     // Positions the cache holds that are not caller tokens: a prompt-tuned model's virtual tokens.
     const extra = this.cache ? this.cache.length - this.cachedTokens.length : 0;
-    if (!this.cache || this.cache.capacity - extra < tokens.length) this.cache = this.grownCache(tokens.length, keep === 0 ? 0 : extra + keep);
+    if (!this.cache || this.cache.capacity - extra < tokens.length) this.cache = this.grownCache(Math.max(capacity, tokens.length), keep === 0 ? 0 : extra + keep);
     const cache = this.cache;
     // An empty cache makes the next forward a fresh prefill (a prompt-tuned model then adds its virtual tokens).
     cache.length = keep === 0 ? 0 : extra + keep;
+    // Until the forward succeeds the cache holds nothing reusable.
+    this.cachedTokens = [];
     const fresh = Int32Array.from(tokens.slice(keep));
     const { hidden } = this.model.forward({ ids: fresh, batch: 1, mask: new Uint8Array(tokens.length).fill(1), cache });
     this.cachedTokens = tokens;

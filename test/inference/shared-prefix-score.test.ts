@@ -48,8 +48,8 @@ function assertSameResults(actual: LoglikelihoodResult[], expected: Loglikelihoo
   });
 }
 
-/** Wraps a model to count forward passes, the positions they run and the lm_head rows. */
-function counting(model: CausalLM): { model: CausalLM; forwards: number[]; logitRows: number[] } {
+/** Wraps a model to count forward passes, the positions they run and the lm_head rows; `failAt` makes that forward throw. */
+function counting(model: CausalLM, failAt = -1): { model: CausalLM; forwards: number[]; logitRows: number[] } {
   const forwards: number[] = [];
   const logitRows: number[] = [];
   const wrapped: CausalLM = {
@@ -57,6 +57,7 @@ function counting(model: CausalLM): { model: CausalLM; forwards: number[]; logit
     backend: model.backend,
     forward: (input: ForwardInput) => {
       forwards.push(input.ids.length);
+      if (forwards.length - 1 === failAt) throw new Error('forward failed');
       return model.forward(input);
     },
     logits: (hidden, rows) => {
@@ -133,6 +134,13 @@ for (const { name, backend, skipReason } of cases) {
         assertSameResults([...first, ...second], scoreLoglikelihood(model(), [...requests, longer]), 1e-5);
       });
     }
+
+    test('a forward that fails leaves nothing stale in the held cache', () => {
+      const requests = mmluRequests(1, 4, 40);
+      const scorer = new SharedPrefixScorer(counting(model(), 2).model);
+      assert.throws(() => scorer.score(requests), /forward failed/);
+      assertSameResults(scorer.score(requests), scoreLoglikelihood(model(), requests), 1e-5);
+    });
 
     test('a prompt-tuned model: the same log-likelihoods as scoreLoglikelihood', () => {
       const base = model();
