@@ -12,8 +12,13 @@
  * and of prompt tuning with 20 virtual tokens, batch 4 x 128 random ids, forward + shifted
  * cross-entropy + backward + AdamW, in fp32 and bf16; tokens/s = 512 / median step seconds.
  *
- * `--only infer` or `--only train` runs one part; its results go to bench/out/results-PART.json, so
- * a partial run leaves the last full run's results.json alone.
+ * MMLU (bench/peer/mmlu_peer.py is the peer): items/s scoring 24 real MMLU items (6 from each of four
+ * subjects, 5-shot; bench/mmlu-items.ts), the four choices of each by log-likelihood, in fp32 and bf16.
+ * tuneloop goes through the benchmark runner's scoring; the peer scores as Hugging Face-based harnesses
+ * do (logits at every position). Both read the same token ids; their chosen answers are compared.
+ *
+ * `--only infer`, `--only train` or `--only mmlu` runs one part; its results go to
+ * bench/out/results-PART.json, so a partial run leaves the last full run's results.json alone.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -28,19 +33,21 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'bench/out' },
   },
 });
-if (values.only !== undefined && values.only !== 'train' && values.only !== 'infer') {
-  throw new Error(`--only must be train or infer, got "${values.only}"`);
+if (values.only !== undefined && !['train', 'infer', 'mmlu'].includes(values.only)) {
+  throw new Error(`--only must be train, infer or mmlu, got "${values.only}"`);
 }
-const runInfer = values.only !== 'train';
-const runTrain = values.only !== 'infer';
+const runInfer = values.only === undefined || values.only === 'infer';
+const runTrain = values.only === undefined || values.only === 'train';
+const runMmlu = values.only === undefined || values.only === 'mmlu';
 const outDir = values.out;
 const modelDir = join(outDir, 'bloom-560m-random');
+const mmluItemsFile = join(outDir, 'mmlu-items.json');
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
 mkdirSync(outDir, { recursive: true });
-function worker<T = Record<string, number | string>>(task: string, dtype = ''): T {
+function worker<T = Record<string, number | string>>(task: string, dtype = '', args = [modelDir, dtype]): T {
   log(`tuneloop ${task} ${dtype} ...`);
-  const output = execFileSync(process.execPath, [join('dist', 'bench', 'worker.js'), task, modelDir, dtype], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  const output = execFileSync(process.execPath, [join('dist', 'bench', 'worker.js'), task, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
   return JSON.parse(output.trim().split('\n').pop()!) as T;
 }
 
@@ -49,11 +56,12 @@ if (!existsSync(join(modelDir, 'model.safetensors'))) {
   worker('checkpoint');
 }
 
-function peer(mode: 'fp32' | 'bf16', method?: 'lora' | 'prompt'): Record<string, unknown> | undefined {
+function peer(mode: 'fp32' | 'bf16', method?: 'lora' | 'prompt' | 'mmlu'): Record<string, unknown> | undefined {
   if (values['skip-peer']) return undefined;
-  log(`PyTorch peer ${method ? `train ${method} ` : ''}${mode} ...`);
+  log(`PyTorch peer ${method ? `${method === 'mmlu' ? '' : 'train '}${method} ` : ''}${mode} ...`);
   const env = { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX' };
-  const script = method ? ['bench/peer/train_peer.py', '--method', method] : ['bench/peer/run_peer.py'];
+  const script =
+    method === 'mmlu' ? ['bench/peer/mmlu_peer.py', '--items', mmluItemsFile] : method ? ['bench/peer/train_peer.py', '--method', method] : ['bench/peer/run_peer.py'];
   try {
     const output = execFileSync('/usr/bin/python3', [...script, '--model', modelDir, '--mode', mode, '--threads', '2', '--json'], {
       encoding: 'utf8',
@@ -130,9 +138,43 @@ if (runTrain) {
   results.training = training;
 }
 
+if (runMmlu) {
+  worker('mmlu-items', '', [mmluItemsFile]);
+  const mmlu: Record<string, unknown> = {};
+  for (const mode of ['fp32', 'bf16'] as const) {
+    const ours = worker<Record<string, unknown>>('mmlu', mode, [modelDir, mode, mmluItemsFile]);
+    const theirs = peer(mode, 'mmlu');
+    const items = num(ours.mmlu_items);
+    const agreement = compareAnswers(ours, theirs);
+    mmlu[mode] = { tuneloop: ours, pytorch: theirs, ...agreement };
+    log(`mmlu ${mode}: tuneloop ${num(ours.mmlu_items_per_s).toFixed(3)} items/s, PyTorch ${peerValue(theirs, 'items_per_s').toFixed(3)} items/s; answers agree ${agreement.answersAgree}/${items}, max |Δ log-likelihood| ${agreement.maxLoglikelihoodDiff}`);
+    rows.push(
+      { metric: `MMLU 5-shot, ${items} items, ${mode} (items/s)`, tuneloop: num(ours.mmlu_items_per_s), pytorch: peerValue(theirs, 'items_per_s'), target: 'ratio >= 3' },
+      { metric: `MMLU answers equal to the other's, ${mode} (of ${items})`, tuneloop: agreement.answersAgree, pytorch: items, target: 'ratio = 1' },
+      { metric: `peak RSS MMLU scoring, ${mode} (MB)`, tuneloop: num(ours.peak_rss_mb), pytorch: peerValue(theirs, 'peak_rss_mb'), target: '-' },
+    );
+  }
+  results.mmlu = mmlu;
+}
+
+/** How many items both chose the same answer for, and the largest log-likelihood difference. */
+function compareAnswers(ours: Record<string, unknown>, theirs: Record<string, unknown> | undefined): { answersAgree: number; maxLoglikelihoodDiff: number } {
+  if (!theirs) return { answersAgree: NaN, maxLoglikelihoodDiff: NaN };
+  const ourAnswers = ours.mmlu_answers as number[];
+  const theirAnswers = theirs.answers as number[];
+  const ourLls = (ours.mmlu_loglikelihoods as number[][]).flat();
+  const theirLls = (theirs.loglikelihoods as number[][]).flat();
+  return {
+    answersAgree: ourAnswers.filter((a, i) => a === theirAnswers[i]).length,
+    maxLoglikelihoodDiff: Math.max(...ourLls.map((v, i) => Math.abs(v - theirLls[i]))),
+  };
+}
+
+/** Small figures (items/s) keep three significant digits. */
+const figure = (v: number) => (Math.abs(v) >= 10 ? v.toFixed(1) : v.toPrecision(3));
 const table = [
   `${'metric'.padEnd(62)} ${'tuneloop'.padStart(10)} ${'PyTorch'.padStart(10)} ${'ratio'.padStart(7)}  target`,
-  ...rows.map((r) => `${r.metric.padEnd(62)} ${r.tuneloop.toFixed(1).padStart(10)} ${r.pytorch.toFixed(1).padStart(10)} ${(r.tuneloop / r.pytorch).toFixed(2).padStart(7)}  ${r.target}`),
+  ...rows.map((r) => `${r.metric.padEnd(62)} ${figure(r.tuneloop).padStart(10)} ${figure(r.pytorch).padStart(10)} ${(r.tuneloop / r.pytorch).toFixed(2).padStart(7)}  ${r.target}`),
 ];
 if (results.engine) table.push('', formatMatmulReport(results.engine as MatmulReport));
 process.stdout.write(`${table.join('\n')}\n`);

@@ -1,15 +1,20 @@
 /**
  * One benchmark step in its own process, so peak resident memory is this step's alone and the
  * runner stays small (Linux carries a parent's peak RSS into the children it spawns).
- * Usage: node dist/bench/worker.js TASK MODEL_DIR [DTYPE]
+ * Usage: node dist/bench/worker.js TASK MODEL_DIR [DTYPE] [ITEMS_FILE]
  *   TASK: checkpoint (write the random model) | matmul (engine GFLOP/s) | load | score | decode
  *         | train-lora (LoRA r=8, alpha 16 on query_key_value) | train-prompt (prompt tuning, 20 virtual tokens)
+ *         | mmlu (MMLU items/s on the items of ITEMS_FILE)
+ *         node dist/bench/worker.js mmlu-items ITEMS_FILE   (writes the MMLU items, see mmlu-items.ts)
  * Prints one JSON object on stdout.
  */
 import { readFileSync } from 'node:fs';
+import { scoreWithCache } from '../src/eval/benchmarks/runner.js';
+import { ScoreCache } from '../src/eval/benchmarks/cache.js';
 import { type BackendChoice, selectBackend } from '../src/engine/select-backend.js';
 import { generate } from '../src/inference/generate.js';
 import { scoreRolling } from '../src/inference/score.js';
+import { scoreLoglikelihoodShared } from '../src/inference/shared-prefix-score.js';
 import { SeededRandom } from '../src/inference/sampling.js';
 import { BloomModel } from '../src/models/bloom/model.js';
 import { parseBloomConfig } from '../src/models/bloom/config.js';
@@ -21,8 +26,9 @@ import { AdamW } from '../src/train/optimizer.js';
 import { trainableParameters } from '../src/train/trainable-parameters.js';
 import { asTrainingBackend } from '../src/engine/training-backend.js';
 import { measureMatmulGflops } from './matmul.js';
+import { readMmluItems, writeMmluItems } from './mmlu-items.js';
 
-const [task, modelDir, dtypeName] = process.argv.slice(2);
+const [task, modelDir, dtypeName, itemsFile] = process.argv.slice(2);
 const dtype = dtypeName === 'bf16' ? 'bf16' : 'f32';
 
 /** Peak resident memory of this process (VmHWM), in MB: unlike getrusage, it starts afresh at exec. */
@@ -35,6 +41,11 @@ if (task === 'checkpoint') {
   const config = parseBloomConfig({ vocab_size: 250880, hidden_size: 1024, n_layer: 24, n_head: 16, bos_token_id: 1, eos_token_id: 2, pad_token_id: 3 });
   writeRandomBloomCheckpoint(modelDir, config, { seed: 560 });
   process.stdout.write(`${JSON.stringify({ task, modelDir })}\n`);
+  process.exit(0);
+}
+if (task === 'mmlu-items') {
+  const { items } = await writeMmluItems(modelDir);
+  process.stdout.write(`${JSON.stringify({ task, file: modelDir, items: items.length })}\n`);
   process.exit(0);
 }
 if (task === 'matmul') {
@@ -92,6 +103,30 @@ if (task === 'score') {
   report.prefill_seconds = prefillSeconds;
   report.decode_tokens_per_s = 63 / decodeSeconds;
   report.generate_tokens_per_s = 64 / (prefillSeconds + decodeSeconds);
+} else if (task === 'mmlu') {
+  // The benchmark runner's scoring path (scoreWithCache, the disk cache off) over every item's four
+  // requests; the clock covers all the model work, the shared few-shot prefixes included.
+  const { items, maxLength } = readMmluItems(itemsFile);
+  const requests = items.flatMap((item) => item.requests);
+  const run = () => {
+    const started = performance.now();
+    const { scores } = scoreWithCache(model, requests, new ScoreCache(undefined, 'bench', null), { batchSize: 8, maxLength });
+    return { seconds: (performance.now() - started) / 1000, scores };
+  };
+  scoreLoglikelihoodShared(model, items[0].requests, { maxLength }); // warm-up: primitive creation, page faults
+  const runs = [run()];
+  if (runs[0].seconds < 40) runs.push(run());
+  let cursor = 0;
+  const loglikelihoods = items.map((item) => item.requests.map(() => runs[0].scores[cursor++].logLikelihood));
+  const answers = loglikelihoods.map((lls) => lls.indexOf(Math.max(...lls)));
+  report.mmlu_items = items.length;
+  report.mmlu_requests = requests.length;
+  report.mmlu_runs = runs.length;
+  report.mmlu_seconds_median = median(runs.map((r) => r.seconds));
+  report.mmlu_items_per_s = items.length / median(runs.map((r) => r.seconds));
+  report.mmlu_accuracy = answers.filter((a, i) => a === items[i].gold).length / items.length;
+  report.mmlu_answers = answers;
+  report.mmlu_loglikelihoods = loglikelihoods;
 } else if (task === 'train-lora' || task === 'train-prompt') {
   // As bench/peer/train_peer.py: batch 4 x 128 random ids, no padding, labels = ids; one step is
   // forwardBackward (loss on the shifted labels) + an AdamW update (lr 1e-3, weight decay 0.01), no clipping.

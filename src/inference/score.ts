@@ -35,28 +35,11 @@ export interface ScoreOptions {
  */
 export function scoreLoglikelihood(model: CausalLM, requests: readonly LoglikelihoodRequest[], options: ScoreOptions = {}): LoglikelihoodResult[] {
   const batchSize = options.batchSize ?? 8;
-  const maxLength = options.maxLength ?? 2048;
   const chunkRows = options.logitRowsPerChunk ?? 64;
-  const emptyContext = options.emptyContextToken ?? model.config.eosTokenId;
   const { vocabSize, hiddenSize } = model.config;
   const pad = model.config.padTokenId ?? model.config.eosTokenId ?? 0;
 
-  const prepared = requests.map((request, i) => {
-    if (request.continuation.length === 0) throw new InvalidInputError(`requests[${i}].continuation`, 'is empty: nothing to score');
-    let context = request.context;
-    if (context.length === 0) {
-      if (emptyContext === undefined) throw new InvalidInputError(`requests[${i}].context`, 'is empty and the model config has no eos_token_id to stand in for it');
-      context = [emptyContext];
-    }
-    for (const [field, ids] of [['context', context], ['continuation', request.continuation]] as const) {
-      ids.forEach((id, p) => {
-        if (!(Number.isInteger(id) && id >= 0 && id < vocabSize)) throw new InvalidInputError(`requests[${i}].${field}[${p}]`, `token id ${id} is outside the vocabulary [0, ${vocabSize})`);
-      });
-    }
-    const whole = [...context, ...request.continuation].slice(-(maxLength + 1));
-    const scored = Math.min(request.continuation.length, whole.length - 1);
-    return { index: i, input: whole.slice(0, -1), targets: whole.slice(whole.length - scored) };
-  });
+  const prepared = prepareRequests(model, requests, options);
   // Longest first: rows of similar length share a batch, so little compute goes to padding.
   const order = [...prepared].sort((a, b) => b.input.length - a.input.length);
   const results: LoglikelihoodResult[] = new Array(requests.length);
@@ -103,4 +86,39 @@ export function scoreRolling(model: CausalLM, texts: readonly (readonly number[]
   const prefix = options.prefixToken ?? model.config.eosTokenId;
   if (prefix === undefined) throw new InvalidInputError('prefixToken', 'the model config has no eos_token_id; give a prefix token');
   return scoreLoglikelihood(model, texts.map((t) => ({ context: [prefix], continuation: t })), options);
+}
+
+/** A request as the model sees it: one input row and the tokens its last positions predict. */
+export interface PreparedRequest {
+  readonly index: number;
+  /** `(context + continuation)[:-1]`, cut from the left to `maxLength` tokens. */
+  readonly input: readonly number[];
+  /** The continuation tokens scored (all of them unless the cut reached into the continuation). */
+  readonly targets: readonly number[];
+}
+
+/**
+ * Validates requests and lays each out as lm-eval does: an empty context becomes `emptyContextToken`,
+ * and `context + continuation` keeps its last `maxLength + 1` tokens.
+ */
+export function prepareRequests(model: CausalLM, requests: readonly LoglikelihoodRequest[], options: ScoreOptions = {}): PreparedRequest[] {
+  const maxLength = options.maxLength ?? 2048;
+  const emptyContext = options.emptyContextToken ?? model.config.eosTokenId;
+  const { vocabSize } = model.config;
+  return requests.map((request, i) => {
+    if (request.continuation.length === 0) throw new InvalidInputError(`requests[${i}].continuation`, 'is empty: nothing to score');
+    let context = request.context;
+    if (context.length === 0) {
+      if (emptyContext === undefined) throw new InvalidInputError(`requests[${i}].context`, 'is empty and the model config has no eos_token_id to stand in for it');
+      context = [emptyContext];
+    }
+    for (const [field, ids] of [['context', context], ['continuation', request.continuation]] as const) {
+      ids.forEach((id, p) => {
+        if (!(Number.isInteger(id) && id >= 0 && id < vocabSize)) throw new InvalidInputError(`requests[${i}].${field}[${p}]`, `token id ${id} is outside the vocabulary [0, ${vocabSize})`);
+      });
+    }
+    const whole = [...context, ...request.continuation].slice(-(maxLength + 1));
+    const scored = Math.min(request.continuation.length, whole.length - 1);
+    return { index: i, input: whole.slice(0, -1), targets: whole.slice(whole.length - scored) };
+  });
 }

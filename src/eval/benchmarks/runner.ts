@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { DatasetError, InvalidInputError } from '../../errors.js';
 import { generate } from '../../inference/generate.js';
-import { type LoglikelihoodRequest, type ScoreOptions, scoreLoglikelihood } from '../../inference/score.js';
+import type { LoglikelihoodRequest, ScoreOptions } from '../../inference/score.js';
+import { SharedPrefixScorer } from '../../inference/shared-prefix-score.js';
 import type { BloomModel } from '../../models/bloom/model.js';
 import type { CausalLM } from '../../models/causal-lm.js';
 import { applyAdapter } from '../../peft/apply-adapter.js';
@@ -94,15 +95,15 @@ export function buildRequests(tokenizer: TextEncoder, items: readonly PreparedIt
 export interface ScoringSettings {
   readonly batchSize: number;
   readonly maxLength: number;
-  /** Requests per scoreLoglikelihood call; the cache is written after each, so a killed run loses at most one (default 4 batches). */
+  /** Requests per scoring call; the cache is written after each, so a killed run loses at most one (default 4 batches). */
   readonly chunk?: number;
   readonly onProgress?: (done: number, total: number) => void;
 }
 
 /**
- * Scores requests through scoreLoglikelihood, skipping those the cache holds and scoring each distinct
- * request once. The longest-first batching of scoreLoglikelihood puts an item's choices (same context)
- * side by side. Returns scores in request order and how many were computed.
+ * Scores requests through a SharedPrefixScorer (scoreLoglikelihood's figures; an item's single-token
+ * choices share one forward, and items share their few-shot prefix), skipping those the cache holds and
+ * scoring each distinct request once. Returns scores in request order and how many were computed.
  */
 export function scoreWithCache(model: CausalLM, requests: readonly LoglikelihoodRequest[], cache: ScoreCache, settings: ScoringSettings): { scores: CachedScore[]; computed: number } {
   const keys = requests.map((r) => requestKey(r, settings.maxLength));
@@ -113,13 +114,14 @@ export function scoreWithCache(model: CausalLM, requests: readonly Loglikelihood
   const todo = [...missing.entries()];
   const chunk = settings.chunk ?? settings.batchSize * 4;
   const scoreOptions: ScoreOptions = { batchSize: settings.batchSize, maxLength: settings.maxLength };
+  // One scorer for every chunk: it keeps the KV cache of the shared few-shot prefix between them.
+  const scorer = new SharedPrefixScorer(model, scoreOptions);
   settings.onProgress?.(0, todo.length);
   for (let start = 0; start < todo.length; start += chunk) {
     const part = todo.slice(start, start + chunk);
-    const results = scoreLoglikelihood(
-      model,
+    const results = scorer.score(
       part.map(([, r]) => r),
-      { ...scoreOptions, onBatch: (done) => settings.onProgress?.(start + done, todo.length) },
+      (done) => settings.onProgress?.(start + done, todo.length),
     );
     cache.putMany(part.map(([key], i) => ({ key, score: { logLikelihood: results[i].logLikelihood, isGreedy: results[i].isGreedy } })));
     settings.onProgress?.(start + part.length, todo.length);
