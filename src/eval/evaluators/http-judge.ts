@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import OpenAI from 'openai';
 import { InvalidInputError, JudgeEndpointError } from '../../errors.js';
 import { DEFAULT_JUDGE_MAX_TOKENS, type Judge, type CompletionOptions } from './judge.js';
 
@@ -17,51 +19,58 @@ export interface HttpJudgeOptions {
 
 /**
  * A judge behind any OpenAI-compatible chat completions endpoint (OpenAI, vLLM, llama.cpp server,
- * Ollama, ...): one user message per prompt, `POST .../chat/completions`, the first choice's message
- * content as the answer. Written on Node's fetch because the `openai` package is not a dependency;
- * every failure becomes a JudgeEndpointError naming the URL.
+ * Ollama, ...), through the `openai` client library: one user message per prompt, the first choice's
+ * message content as the answer. Every failure becomes a JudgeEndpointError naming the URL: the
+ * client's status, connection and timeout errors, and bodies that are not a chat completion.
  */
 export class HttpJudge implements Judge {
   readonly name: string;
   private readonly url: string;
+  private readonly client: OpenAI;
 
   constructor(private readonly options: HttpJudgeOptions) {
     this.url = chatCompletionsUrl(options.endpoint);
     this.name = `${this.url} (${options.model})`;
+    this.client = new OpenAI({
+      baseURL: this.url.slice(0, -'/chat/completions'.length),
+      // The client insists on a key; without one, no Authorization header is sent (local servers need none).
+      apiKey: options.apiKey ?? 'none',
+      ...(options.apiKey ? {} : { defaultHeaders: { Authorization: null } }),
+      timeout: options.timeoutMs ?? 60_000,
+      // A judge call that fails is reported, not silently retried with a different timing.
+      maxRetries: 0,
+    });
   }
 
   async complete(prompt: string, options: CompletionOptions = {}): Promise<string> {
-    const body = {
-      model: this.options.model,
-      messages: [{ role: 'user', content: prompt }],
-      max_tokens: options.maxTokens ?? DEFAULT_JUDGE_MAX_TOKENS,
-      temperature: options.temperature ?? 0,
-      ...(options.seed === undefined ? {} : { seed: options.seed }),
-      ...(options.stop && options.stop.length > 0 ? { stop: options.stop } : {}),
-    };
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     const timeoutMs = this.options.timeoutMs ?? 60_000;
-
-    let response: Response;
-    let text: string;
+    let completion: unknown;
     try {
-      // One signal covers the connection and reading the body: a server that stalls mid-body times out too.
-      const signal = AbortSignal.timeout(timeoutMs);
-      response = await fetch(this.url, { method: 'POST', headers, body: JSON.stringify(body), signal });
-      text = await response.text();
+      completion = await this.client.chat.completions.create({
+        model: this.options.model,
+        messages: [{ role: 'user', content: prompt }],
+        max_tokens: options.maxTokens ?? DEFAULT_JUDGE_MAX_TOKENS,
+        temperature: options.temperature ?? 0,
+        ...(options.seed === undefined ? {} : { seed: options.seed }),
+        ...(options.stop && options.stop.length > 0 ? { stop: [...options.stop] } : {}),
+      });
     } catch (error) {
-      const name = (error as Error).name;
-      if (name === 'TimeoutError' || name === 'AbortError') {
+      if (error instanceof OpenAI.APIConnectionTimeoutError) {
         throw new JudgeEndpointError(this.url, 'timeout', `no answer within ${timeoutMs} ms`, undefined, { cause: error });
       }
-      const reason = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message;
-      throw new JudgeEndpointError(this.url, 'network', `request failed: ${reason}`, undefined, { cause: error });
+      if (error instanceof OpenAI.APIConnectionError) {
+        const reason = (error.cause as { message?: string } | undefined)?.message ?? error.message;
+        throw new JudgeEndpointError(this.url, 'network', `request failed: ${reason}`, undefined, { cause: error });
+      }
+      if (error instanceof OpenAI.APIError && error.status !== undefined) {
+        const message = (error.error as { message?: unknown } | undefined)?.message;
+        const detail = typeof message === 'string' ? message : preview(JSON.stringify(error.error ?? ''));
+        throw new JudgeEndpointError(this.url, 'http-status', `HTTP ${error.status} ${STATUS_CODES[error.status] ?? ''}: ${detail}`, error.status, { cause: error });
+      }
+      // A JSON content type whose body does not parse.
+      throw new JudgeEndpointError(this.url, 'malformed-body', `the body is not JSON: ${(error as Error).message}`, undefined, { cause: error });
     }
-    if (!response.ok) {
-      throw new JudgeEndpointError(this.url, 'http-status', `HTTP ${response.status} ${response.statusText}: ${errorMessageOf(text)}`, response.status);
-    }
-    return contentOf(this.url, text, response.status);
+    return contentOf(this.url, completion);
   }
 }
 
@@ -77,34 +86,21 @@ export function chatCompletionsUrl(endpoint: string): string {
   return base.endsWith('/chat/completions') ? base : `${base}/chat/completions`;
 }
 
-/** The first choice's message content; anything else is a malformed body. */
-function contentOf(url: string, text: string, status: number): string {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new JudgeEndpointError(url, 'malformed-body', `the body is not JSON: ${preview(text)}`, status);
-  }
-  const choices = (json as { choices?: unknown })?.choices;
+/**
+ * The first choice's message content; anything else is a malformed body. The client hands back a
+ * body that was not sent as JSON as its text.
+ */
+function contentOf(url: string, completion: unknown): string {
+  if (typeof completion === 'string') throw new JudgeEndpointError(url, 'malformed-body', `the body is not JSON: ${preview(completion)}`);
+  const choices = (completion as { choices?: unknown })?.choices;
   if (!Array.isArray(choices) || choices.length === 0) {
-    throw new JudgeEndpointError(url, 'malformed-body', `the body has no "choices" list: ${preview(text)}`, status);
+    throw new JudgeEndpointError(url, 'malformed-body', `the body has no "choices" list: ${preview(JSON.stringify(completion))}`);
   }
   const content = (choices[0] as { message?: { content?: unknown } })?.message?.content;
   if (typeof content !== 'string') {
-    throw new JudgeEndpointError(url, 'malformed-body', `choices[0].message.content is not a string: ${preview(text)}`, status);
+    throw new JudgeEndpointError(url, 'malformed-body', `choices[0].message.content is not a string: ${preview(JSON.stringify(completion))}`);
   }
   return content;
-}
-
-/** OpenAI-style servers put the reason under error.message; otherwise show the start of the body. */
-function errorMessageOf(text: string): string {
-  try {
-    const message = (JSON.parse(text) as { error?: { message?: unknown } })?.error?.message;
-    if (typeof message === 'string') return message;
-  } catch {
-    // Not JSON: the raw body is the best description there is.
-  }
-  return preview(text);
 }
 
 function preview(text: string): string {
