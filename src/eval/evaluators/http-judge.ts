@@ -34,7 +34,7 @@ export class HttpJudge implements Judge {
     this.client = new OpenAI({
       baseURL: this.url.slice(0, -'/chat/completions'.length),
       // The client insists on a key; without one, no Authorization header is sent (local servers need none).
-      apiKey: options.apiKey ?? 'none',
+      apiKey: options.apiKey || 'none',
       ...(options.apiKey ? {} : { defaultHeaders: { Authorization: null } }),
       timeout: options.timeoutMs ?? 60_000,
       // A judge call that fails is reported, not silently retried with a different timing.
