@@ -8,6 +8,7 @@ import { type BootstrapSettings, DEFAULT_BOOTSTRAP } from '../../eval/benchmarks
 import { resolveSuite } from '../../eval/benchmarks/suites.js';
 import { MODEL_OPTIONS_HELP, loadBaseModelForCli, loadTokenizerForCli, requireModelDir } from '../model-options.js';
 import { ProgressBar, note } from '../progress.js';
+import { integerOption, listOption } from '../option-values.js';
 
 export const BENCH_HELP = `tuneloop bench: run a benchmark (MMLU, SuperGLUE, XSum, CNN/DailyMail, WMT17, or your own YAML)
 
@@ -90,15 +91,15 @@ export async function runBench(argv: string[]): Promise<void> {
     includeBase: values.base,
     dtype: values.dtype,
     backend: values.backend,
-    shots: optionalInteger(values.shots, '--shots', 0),
-    subjects: splitList(values.subjects),
-    tasks: splitList(values.tasks),
-    limit: optionalInteger(values.limit, '--limit', 1),
+    shots: integerOption(values.shots, '--shots', 0),
+    subjects: listOption(values.subjects),
+    tasks: listOption(values.tasks),
+    limit: integerOption(values.limit, '--limit', 1),
     dataDir: values['data-dir'],
-    batchSize: optionalInteger(values['batch-size'], '--batch-size', 1)!,
-    maxLength: optionalInteger(values['max-length'], '--max-length', 2)!,
+    batchSize: integerOption(values['batch-size'], '--batch-size', 1)!,
+    maxLength: integerOption(values['max-length'], '--max-length', 2)!,
     cacheDir: values['no-cache'] ? undefined : values['cache-dir'],
-    bootstrap: bootstrapSettings(optionalInteger(values.bootstrap, '--bootstrap', 0)!, optionalInteger(values['bootstrap-seed'], '--bootstrap-seed', 0)!),
+    bootstrap: bootstrapSettings(integerOption(values.bootstrap, '--bootstrap', 0)!, integerOption(values['bootstrap-seed'], '--bootstrap-seed', 0)!),
   });
   process.stdout.write(`${formatResultsTable(results)}\n`);
   if (values.out) writeResults(values.out, results);
@@ -167,15 +168,4 @@ export function writeResults(path: string, results: unknown): void {
   note(`results: ${path}`);
 }
 
-function splitList(value: string | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  return items.length > 0 ? items : undefined;
-}
 
-function optionalInteger(value: string | undefined, flag: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidInputError(flag, `must be an integer >= ${min}, got "${value}"`);
-  return n;
-}

@@ -5,6 +5,7 @@ import type { DecodingStrategy } from '../../inference/sampling.js';
 import type { BloomTokenizer } from '../../tokenizer/tokenizer.js';
 import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, loadModelForCli, loadTokenizerForCli, parseIdList, requireModelDir } from '../model-options.js';
 import { note } from '../progress.js';
+import { integerOption, numberOption } from '../option-values.js';
 
 export const GENERATE_HELP = `tuneloop generate: continue prompts with a BLOOM model
 
@@ -69,7 +70,7 @@ export async function runGenerate(argv: string[]): Promise<void> {
     : undefined;
 
   const strategy = parseStrategy(values);
-  const maxNewTokens = parsePositiveInt(values['max-new-tokens'], '--max-new-tokens');
+  const maxNewTokens = integerOption(values['max-new-tokens'], '--max-new-tokens', 1)!;
   const model = await loadModelForCli(values);
   const prompts = texts.length > 0 ? texts.map((t) => tokenizer!.encode(t)) : idLists;
   prompts.forEach((p, i) => {
@@ -133,24 +134,14 @@ function parseStrategy(values: { greedy: boolean; sample: boolean; temperature?:
   if (!values.sample && !samplingOptionGiven) return { kind: 'greedy' };
   return {
     kind: 'sample',
-    temperature: parseNumber(values.temperature ?? '1', '--temperature'),
-    topK: parseNumber(values['top-k'] ?? '0', '--top-k'),
-    topP: parseNumber(values['top-p'] ?? '1', '--top-p'),
-    seed: parseNumber(values.seed ?? '0', '--seed'),
+    temperature: numberOption(values.temperature ?? '1', '--temperature')!,
+    topK: numberOption(values['top-k'] ?? '0', '--top-k')!,
+    topP: numberOption(values['top-p'] ?? '1', '--top-p')!,
+    seed: numberOption(values.seed ?? '0', '--seed')!,
   };
 }
 
-function parseNumber(value: string, field: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidInputError(field, `must be a number, got "${value}"`);
-  return n;
-}
 
-function parsePositiveInt(value: string, field: string): number {
-  const n = parseNumber(value, field);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidInputError(field, `must be a positive integer, got "${value}"`);
-  return n;
-}
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;

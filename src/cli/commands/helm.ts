@@ -13,6 +13,7 @@ import { loadToxicityLexicon } from '../../eval/helm/toxicity.js';
 import type { DecodingStrategy } from '../../inference/sampling.js';
 import { MODEL_OPTIONS_HELP, loadBaseModelForCli, loadTokenizerForCli, requireModelDir } from '../model-options.js';
 import { ProgressBar, note } from '../progress.js';
+import { integerOption, listOption } from '../option-values.js';
 
 export const HELM_HELP = `tuneloop helm: a HELM-style multi-metric report of a model on a benchmark
 
@@ -114,11 +115,11 @@ export async function runHelm(argv: string[]): Promise<void> {
   });
   if (positionals.length !== 1) throw new InvalidInputError('benchmark', `give one benchmark (mmlu, superglue or a YAML file), got ${positionals.length}`);
   if (values.metric !== 'acc' && values.metric !== 'acc_norm') throw new InvalidInputError('--metric', `must be acc or acc_norm, got "${values.metric}"`);
-  const perturbations = buildPerturbations(list(values.perturbations) ?? DEFAULT_PERTURBATIONS, { dialectMapping: values['dialect-mapping'], personNames: values['person-names'] });
+  const perturbations = buildPerturbations(listOption(values.perturbations) ?? DEFAULT_PERTURBATIONS, { dialectMapping: values['dialect-mapping'], personNames: values['person-names'] });
   const { suite, sha256 } = resolveSuite(positionals[0], { dataDir: values['data-dir'] });
   const temperature = values.temperature === undefined ? undefined : Number(values.temperature);
   const strategy: DecodingStrategy =
-    temperature === undefined ? { kind: 'greedy' } : { kind: 'sample', temperature, topK: 0, topP: 1, seed: integer(values['generation-seed'], '--generation-seed', 0)! };
+    temperature === undefined ? { kind: 'greedy' } : { kind: 'sample', temperature, topK: 0, topP: 1, seed: integerOption(values['generation-seed'], '--generation-seed', 0)! };
   const promptsFile = values['generation-prompts'];
   const biasWordLists = loadBiasWordLists();
   const toxicityLexicon = loadToxicityLexicon(values['toxicity-lexicon']);
@@ -127,20 +128,20 @@ export async function runHelm(argv: string[]): Promise<void> {
   const base = await loadBaseModelForCli({ model: dir, dtype: values.dtype, backend: values.backend });
   const bars = new Map<string, ProgressBar>();
   const results = await runHelmReport(base, tokenizer, suite, sha256, {
-    selection: { shots: integer(values.shots, '--shots', 0), subsets: list(values.subjects), tasks: list(values.tasks), limit: integer(values.limit, '--limit', 1) },
+    selection: { shots: integerOption(values.shots, '--shots', 0), subsets: listOption(values.subjects), tasks: listOption(values.tasks), limit: integerOption(values.limit, '--limit', 1) },
     adapter: values.adapter ?? null,
     perturbations,
-    perturbationSeed: integer(values['perturbation-seed'], '--perturbation-seed', 0),
+    perturbationSeed: integerOption(values['perturbation-seed'], '--perturbation-seed', 0),
     metric: values.metric,
-    fields: { input: list(values['input-fields']), references: list(values['reference-fields']) },
-    batchSize: integer(values['batch-size'], '--batch-size', 1)!,
-    maxLength: integer(values['max-length'], '--max-length', 2)!,
+    fields: { input: listOption(values['input-fields']), references: listOption(values['reference-fields']) },
+    batchSize: integerOption(values['batch-size'], '--batch-size', 1)!,
+    maxLength: integerOption(values['max-length'], '--max-length', 2)!,
     cacheDir: values['no-cache'] ? undefined : values['cache-dir'],
     generation: {
       prompts: promptsFile ? loadGenerationPrompts(promptsFile) : null,
       source: promptsFile ?? `${suite.name} prompts`,
-      limit: integer(values['generation-limit'], '--generation-limit', 0)!,
-      maxNewTokens: integer(values['max-new-tokens'], '--max-new-tokens', 1)!,
+      limit: integerOption(values['generation-limit'], '--generation-limit', 0)!,
+      maxNewTokens: integerOption(values['max-new-tokens'], '--max-new-tokens', 1)!,
       strategy,
     },
     biasWordLists,
@@ -166,15 +167,4 @@ export function writeHelmOutputs(dir: string, results: HelmResults): void {
   note(`results: ${join(dir, 'helm-results.json')}, report: ${join(dir, 'report.html')}`);
 }
 
-function list(value: string | undefined): string[] | undefined {
-  if (value === undefined) return undefined;
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  return items.length > 0 ? items : undefined;
-}
 
-function integer(value: string | undefined, flag: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidInputError(flag, `must be an integer >= ${min}, got "${value}"`);
-  return n;
-}

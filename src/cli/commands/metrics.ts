@@ -8,6 +8,7 @@ import { bootstrapRouge, type RougeInterval } from '../../eval/metrics/rouge-boo
 import { formatFixed } from '../../eval/metrics/score-format.js';
 import { corpusTer, formatTer, sentenceTer, terSignature, type TerOptions, type TerScore } from '../../eval/metrics/ter.js';
 import { readAlignedFiles, readPairsFile, type MetricInputs } from '../metric-inputs.js';
+import { integerOption, numberOption } from '../option-values.js';
 
 export const METRICS_HELP = `tuneloop metrics: score system outputs against references with BLEU, chrF, TER or ROUGE
 
@@ -154,19 +155,7 @@ async function readInputs(values: Values['values']): Promise<MetricInputs> {
   return readAlignedFiles(values.hyp, values.ref ?? []);
 }
 
-function parseInteger(value: string | undefined, option: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < min) throw new InvalidInputError(option, `must be an integer of at least ${min}, got "${value}"`);
-  return n;
-}
 
-function parseNumber(value: string | undefined, option: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidInputError(option, `must be a number, got "${value}"`);
-  return n;
-}
 
 function bleuOptions(values: Values['values']): BleuOptions {
   const options: BleuOptions = { lowercase: values.lowercase };
@@ -180,16 +169,16 @@ function bleuOptions(values: Values['values']): BleuOptions {
       throw new InvalidInputError('--smooth', `expected METHOD or METHOD:VALUE with METHOD one of ${SMOOTHING_METHODS.join(', ')}, got "${values.smooth}"`);
     }
     options.smoothMethod = method as SmoothingMethod;
-    options.smoothValue = parseNumber(value, '--smooth');
+    options.smoothValue = numberOption(value, '--smooth');
   }
   return options;
 }
 
 function chrfOptions(values: Values['values']): ChrfOptions {
   return {
-    wordOrder: parseInteger(values['word-order'], '--word-order', 0),
-    charOrder: parseInteger(values['char-order'], '--char-order', 0),
-    beta: parseInteger(values.beta, '--beta', 0),
+    wordOrder: integerOption(values['word-order'], '--word-order', 0),
+    charOrder: integerOption(values['char-order'], '--char-order', 0),
+    beta: integerOption(values.beta, '--beta', 0),
     lowercase: values.lowercase,
     whitespace: values.whitespace,
     epsSmoothing: values['eps-smoothing'],
@@ -308,13 +297,13 @@ function rougeReport(values: Values['values']): Report {
     if (!isRougeType(type)) throw new InvalidInputError('--types', `unknown ROUGE type "${type}"; expected rouge1..rouge9, rougeL or rougeLsum`);
   }
   const options: RougeOptions = { types, stem: values.stem ?? false };
-  const samples = parseInteger(values.bootstrap, '--bootstrap', 1);
+  const samples = integerOption(values.bootstrap, '--bootstrap', 1);
   if (samples === undefined && (values.confidence !== undefined || values.seed !== undefined)) {
     throw new InvalidInputError(values.confidence !== undefined ? '--confidence' : '--seed', 'applies to --bootstrap');
   }
-  const confidenceInterval = parseNumber(values.confidence, '--confidence') ?? 0.95;
+  const confidenceInterval = numberOption(values.confidence, '--confidence') ?? 0.95;
   if (!(confidenceInterval >= 0 && confidenceInterval <= 1)) throw new InvalidInputError('--confidence', `must be in [0, 1], got "${values.confidence}"`);
-  const seed = parseInteger(values.seed, '--seed', 0) ?? 0;
+  const seed = integerOption(values.seed, '--seed', 0) ?? 0;
   return (inputs, out) => {
     const result = corpusRouge(inputs.hypotheses, inputs.references, options);
     const bootstrap = samples === undefined ? undefined : { samples, confidenceInterval, seed, intervals: bootstrapRouge(result.items, { samples, confidenceInterval, seed }) };
