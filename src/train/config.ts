@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { FieldReader } from '../config/field-reader.js';
 import { InvalidInputError } from '../errors.js';
 
 /**
@@ -76,97 +77,8 @@ type Json = Record<string, unknown>;
  */
 const DEFAULT_LEARNING_RATE: Record<MethodConfig['type'], number> = { lora: 1e-3, qlora: 1e-3, prompt_tuning: 3e-2, bias: 1e-2, layernorm: 1e-2, selective: 1e-3 };
 
-class Reader {
-  constructor(
-    private readonly source: string,
-    private readonly json: Json,
-    private readonly path: string,
-  ) {}
-
-  private fail(field: string, detail: string): never {
-    throw new InvalidInputError(`${this.source}: ${this.path}${field}`, detail);
-  }
-
-  private value(field: string): unknown {
-    return this.json[field];
-  }
-
-  child(field: string): Reader {
-    const value = this.value(field) ?? {};
-    if (typeof value !== 'object' || Array.isArray(value)) this.fail(field, 'must be a mapping');
-    return new Reader(this.source, value as Json, `${this.path}${field}.`);
-  }
-
-  string(field: string, fallback?: string): string {
-    const value = this.value(field) ?? fallback;
-    if (typeof value !== 'string' || value === '') this.fail(field, fallback === undefined ? 'is required: a non-empty string' : 'must be a non-empty string');
-    return value as string;
-  }
-
-  optionalString(field: string): string | null {
-    const value = this.value(field);
-    if (value === undefined || value === null) return null;
-    if (typeof value !== 'string') this.fail(field, 'must be a string');
-    return value as string;
-  }
-
-  choice<T extends string>(field: string, options: readonly T[], fallback: T): T {
-    const value = this.value(field) ?? fallback;
-    if (!options.includes(value as T)) this.fail(field, `must be one of ${options.join(', ')}, got ${JSON.stringify(value)}`);
-    return value as T;
-  }
-
-  number(field: string, fallback: number, check: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean } = {}): number {
-    const value = this.value(field) ?? fallback;
-    if (typeof value !== 'number' || !Number.isFinite(value)) this.fail(field, `must be a number, got ${JSON.stringify(value)}`);
-    const n = value as number;
-    if (check.integer && !Number.isInteger(n)) this.fail(field, `must be an integer, got ${n}`);
-    if (check.min !== undefined && (check.exclusiveMin ? n <= check.min : n < check.min)) this.fail(field, `must be ${check.exclusiveMin ? '>' : '>='} ${check.min}, got ${n}`);
-    if (check.max !== undefined && n > check.max) this.fail(field, `must be <= ${check.max}, got ${n}`);
-    return n;
-  }
-
-  optionalNumber(field: string, check: { min?: number; integer?: boolean; exclusiveMin?: boolean } = {}): number | null {
-    const value = this.value(field);
-    if (value === undefined || value === null) return null;
-    return this.number(field, 0, check);
-  }
-
-  boolean(field: string, fallback: boolean): boolean {
-    const value = this.value(field) ?? fallback;
-    if (typeof value !== 'boolean') this.fail(field, `must be true or false, got ${JSON.stringify(value)}`);
-    return value as boolean;
-  }
-
-  stringList(field: string, fallback: string[]): string[] {
-    const value = this.value(field) ?? fallback;
-    if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string')) this.fail(field, 'must be a non-empty list of strings');
-    return value as string[];
-  }
-
-  optionalStringList(field: string): string[] | null {
-    return this.value(field) === undefined || this.value(field) === null ? null : this.stringList(field, []);
-  }
-
-  list(field: string): Reader[] {
-    const value = this.value(field);
-    if (!Array.isArray(value) || value.length === 0) this.fail(field, 'is required: a non-empty list');
-    return (value as unknown[]).map((item, i) => {
-      if (typeof item !== 'object' || item === null || Array.isArray(item)) this.fail(`${field}[${i}]`, 'must be a mapping');
-      return new Reader(this.source, item as Json, `${this.path}${field}[${i}].`);
-    });
-  }
-
-  rejectUnknown(known: readonly string[]): void {
-    for (const key of Object.keys(this.json)) {
-      if (!known.includes(key)) this.fail(key, `is not a known field (known here: ${known.join(', ')})`);
-    }
-  }
-}
-
 export function parseTrainConfig(raw: unknown, source = 'train config'): TrainConfig {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InvalidInputError(source, 'must be a YAML mapping');
-  const root = new Reader(source, raw as Json, '');
+  const root = FieldReader.ofDocument(source, raw);
   root.rejectUnknown(['model', 'dtype', 'backend', 'output_dir', 'seed', 'method', 'data', 'training', 'tasks']);
 
   const m = root.child('method');
@@ -188,14 +100,14 @@ export function parseTrainConfig(raw: unknown, source = 'train config'): TrainCo
     m.rejectUnknown(['type', 'num_virtual_tokens', 'init', 'init_text']);
     const init = m.choice('init', ['RANDOM', 'TEXT', 'SAMPLE_VOCAB'] as const, 'RANDOM');
     const initText = m.optionalString('init_text');
-    if (init === 'TEXT' && !initText) throw new InvalidInputError(`${source}: method.init_text`, 'is required when method.init is TEXT');
+    if (init === 'TEXT' && !initText) m.fail('init_text', 'is required when method.init is TEXT');
     method = { type, numVirtualTokens: m.number('num_virtual_tokens', 20, { min: 1, integer: true }), init, initText };
   } else if (type === 'layernorm') {
     m.rejectUnknown(['type', 'target_modules']);
     method = { type, targetModules: m.optionalStringList('target_modules') };
   } else if (type === 'selective') {
     m.rejectUnknown(['type', 'parameters']);
-    method = { type, parameters: m.stringList('parameters', []) };
+    method = { type, parameters: m.stringList('parameters') };
   } else {
     m.rejectUnknown(['type']);
     method = { type };
@@ -236,18 +148,18 @@ export function parseTrainConfig(raw: unknown, source = 'train config'): TrainCo
   const names = new Set<string>();
   const tasks = root.list('tasks').map((task) => {
     task.rejectUnknown(['name', 'train', 'validation']);
-    const name = task.string('name');
-    if (!/^[A-Za-z0-9_.-]+$/.test(name)) throw new InvalidInputError(`${source}: tasks.name`, `"${name}" must use letters, digits, _ . - only (it names a directory)`);
-    if (names.has(name)) throw new InvalidInputError(`${source}: tasks.name`, `"${name}" appears twice`);
+    const name = task.nonEmptyString('name');
+    if (!/^[A-Za-z0-9_.-]+$/.test(name)) task.fail('name', `"${name}" must use letters, digits, _ . - only (it names a directory)`);
+    if (names.has(name)) task.fail('name', `"${name}" appears twice`);
     names.add(name);
-    return { name, train: task.string('train'), validation: task.optionalString('validation') };
+    return { name, train: task.nonEmptyString('train'), validation: task.optionalString('validation') };
   });
 
   return {
-    model: root.string('model'),
+    model: root.nonEmptyString('model'),
     dtype: root.choice('dtype', ['fp32', 'bf16'] as const, 'fp32'),
     backend: root.choice('backend', ['auto', 'native', 'typescript'] as const, 'auto'),
-    outputDir: root.string('output_dir', 'runs/train'),
+    outputDir: root.nonEmptyString('output_dir', 'runs/train'),
     seed: root.number('seed', 42, { integer: true }),
     method,
     data,

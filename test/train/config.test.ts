@@ -37,8 +37,10 @@ test('errors name the field by its path', () => {
     [{ ...minimal, training: { lr: 1 } }, /training\.lr: is not a known field/],
     [{ ...minimal, method: { type: 'adapter' } }, /method\.type: must be one of lora, qlora, prompt_tuning, bias, layernorm, selective/],
     [{ ...minimal, method: { type: 'prompt_tuning', init: 'TEXT' } }, /method\.init_text: is required when method\.init is TEXT/],
-    [{ ...minimal, tasks: [] }, /tasks: is required: a non-empty list/],
-    [{ ...minimal, tasks: [{ name: 'a', train: 'x' }, { name: 'a', train: 'y' }] }, /"a" appears twice/],
+    [{ ...minimal, tasks: [] }, /tasks: must be a non-empty list/],
+    [{ model: 'models/demo' }, /tasks: is required: a non-empty list/],
+    [{ ...minimal, tasks: [{ name: 'a/b', train: 'x' }] }, /tasks\[0\]\.name: "a\/b" must use letters/],
+    [{ ...minimal, tasks: [{ name: 'a', train: 'x' }, { name: 'a', train: 'y' }] }, /tasks\[1\]\.name: "a" appears twice/],
     [{ ...minimal, data: { over_length: 'cut' } }, /data\.over_length: must be one of truncate, refuse/],
   ];
   for (const [raw, pattern] of cases) {
