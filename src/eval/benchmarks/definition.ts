@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { FieldReader } from '../../config/field-reader.js';
 import { InvalidInputError } from '../../errors.js';
 import { PromptTemplate, TemplateError } from './template.js';
 import { RECORD_TRANSFORMS } from './transforms.js';
@@ -96,81 +97,13 @@ export interface TaskDefinition {
   readonly rougeUseStemmer: boolean;
 }
 
-type Json = Record<string, unknown>;
-
-class FieldReader {
-  constructor(
-    private readonly file: string,
-    private readonly json: Json,
-    private readonly path: string,
-  ) {}
-
-  fail(field: string, detail: string): never {
-    throw new InvalidInputError(`${this.file}: ${this.path}${field}`, detail);
-  }
-
-  has(field: string): boolean {
-    return this.json[field] !== undefined && this.json[field] !== null;
-  }
-
-  checkKnown(allowed: readonly string[]): void {
-    for (const key of Object.keys(this.json)) if (!allowed.includes(key)) this.fail(key, `is not a known field (known: ${allowed.join(', ')})`);
-  }
-
-  string(field: string, fallback?: string): string {
-    const v = this.json[field];
-    if (v === undefined || v === null) {
-      if (fallback !== undefined) return fallback;
-      return this.fail(field, 'is required');
-    }
-    if (typeof v !== 'string') return this.fail(field, `must be a string, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  nonEmptyString(field: string, fallback?: string): string {
-    const v = this.string(field, fallback);
-    if (v === '') this.fail(field, 'must not be empty');
-    return v;
-  }
-
-  integer(field: string, fallback: number, min = 0): number {
-    const v = this.json[field] ?? fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) return this.fail(field, `must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  stringList(field: string): string[] {
-    const v = this.json[field];
-    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && x !== '')) return this.fail(field, 'must be a non-empty list of non-empty strings');
-    return v as string[];
-  }
-
-  template(field: string, source: string): PromptTemplate {
-    try {
-      return new PromptTemplate(source);
-    } catch (error) {
-      if (error instanceof TemplateError) return this.fail(field, `is not a valid template: ${error.message}`);
-      throw error;
-    }
-  }
-
-  child(field: string): FieldReader {
-    const v = this.json[field];
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return this.fail(field, 'must be a mapping');
-    return new FieldReader(this.file, v as Json, `${this.path}${field}.`);
-  }
-
-  children(field: string): FieldReader[] {
-    const v = this.json[field];
-    if (!Array.isArray(v) || v.length === 0) return this.fail(field, 'must be a non-empty list');
-    return v.map((item, i) => {
-      if (typeof item !== 'object' || item === null || Array.isArray(item)) return this.fail(`${field}[${i}]`, 'must be a mapping');
-      return new FieldReader(this.file, item as Json, `${this.path}${field}[${i}].`);
-    });
-  }
-
-  raw(field: string): unknown {
-    return this.json[field];
+/** The field's text as a prompt template, a template error reported at the field. */
+function template(r: FieldReader, field: string, source: string): PromptTemplate {
+  try {
+    return new PromptTemplate(source);
+  } catch (error) {
+    if (error instanceof TemplateError) return r.fail(field, `is not a valid template: ${error.message}`);
+    throw error;
   }
 }
 
@@ -188,12 +121,11 @@ export function loadBenchmarkSuite(file: string, options: { dataDir?: string } =
   } catch (error) {
     throw new InvalidInputError(file, `is not valid YAML: ${(error as Error).message}`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InvalidInputError(file, 'must be a YAML mapping');
-  const top = new FieldReader(file, json as Json, '');
-  top.checkKnown(['suite', 'description', 'data_dir', 'tasks', 'groups']);
+  const top = FieldReader.ofDocument(file, json);
+  top.rejectUnknown(['suite', 'description', 'data_dir', 'tasks', 'groups']);
   const dataDirField = top.nonEmptyString('data_dir', '.');
   const dataDir = options.dataDir ?? (isAbsolute(dataDirField) ? dataDirField : resolve(dirname(file), dataDirField));
-  const tasks = top.children('tasks').map(readTask);
+  const tasks = top.list('tasks').map(readTask);
   const taskNames = new Set<string>();
   for (const task of tasks) {
     for (const name of task.subsets ? task.subsets.map((s) => `${task.name}_${s}`) : [task.name]) {
@@ -202,8 +134,8 @@ export function loadBenchmarkSuite(file: string, options: { dataDir?: string } =
     }
   }
   const groups = top.has('groups')
-    ? top.children('groups').map((g) => {
-        g.checkKnown(['name', 'description', 'tasks']);
+    ? top.list('groups').map((g) => {
+        g.rejectUnknown(['name', 'description', 'tasks']);
         const names = g.stringList('tasks');
         names.forEach((n, i) => {
           if (!taskNames.has(n)) g.fail(`tasks[${i}]`, `"${n}" is not a task of this suite`);
@@ -215,7 +147,7 @@ export function loadBenchmarkSuite(file: string, options: { dataDir?: string } =
 }
 
 function readTask(r: FieldReader): TaskDefinition {
-  r.checkKnown([
+  r.rejectUnknown([
     'name',
     'version',
     'subsets',
@@ -238,22 +170,20 @@ function readTask(r: FieldReader): TaskDefinition {
   ]);
   const name = r.nonEmptyString('name');
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) r.fail('name', `"${name}" may hold only letters, digits, "_", "-" and "."`);
-  const data = readData(r.child('data'));
+  const data = readData(r.requiredChild('data'));
   const evalSplit = r.nonEmptyString('eval_split');
   if (!(evalSplit in data.splits)) r.fail('eval_split', `"${evalSplit}" is not one of data.splits (${Object.keys(data.splits).join(', ')})`);
-  const fewshot = readFewshot(r.has('fewshot') ? r.child('fewshot') : undefined, data);
-  const scoringName = r.string('scoring', 'multiple_choice');
+  const fewshot = readFewshot(r.child('fewshot'), data);
+  const scoringName = r.choice('scoring', ['multiple_choice', 'generate', 'outputs'] as const, 'multiple_choice');
   let scoring: ScoringDefinition;
   if (scoringName === 'multiple_choice') {
     scoring = { type: 'multiple_choice' };
   } else if (scoringName === 'generate') {
-    const g = r.child('generation');
-    g.checkKnown(['until', 'max_new_tokens']);
-    scoring = { type: 'generate', until: g.has('until') ? g.stringList('until') : ['\n\n'], maxNewTokens: g.integer('max_new_tokens', 64, 1) };
-  } else if (scoringName === 'outputs') {
-    scoring = { type: 'outputs', docToOutput: r.template('doc_to_output', r.string('doc_to_output')) };
+    const g = r.requiredChild('generation');
+    g.rejectUnknown(['until', 'max_new_tokens']);
+    scoring = { type: 'generate', until: g.stringList('until', ['\n\n']), maxNewTokens: g.number('max_new_tokens', 64, { integer: true, min: 1 }) };
   } else {
-    return r.fail('scoring', `must be multiple_choice, generate or outputs, got "${scoringName}"`);
+    scoring = { type: 'outputs', docToOutput: template(r, 'doc_to_output', r.string('doc_to_output')) };
   }
   if (scoring.type !== 'outputs' && r.has('doc_to_output')) r.fail('doc_to_output', 'applies only to scoring: outputs');
   if (scoring.type !== 'generate' && r.has('generation')) r.fail('generation', 'applies only to scoring: generate');
@@ -261,7 +191,7 @@ function readTask(r: FieldReader): TaskDefinition {
   if (r.has('doc_to_choice')) {
     const raw = r.raw('doc_to_choice');
     if (!Array.isArray(raw) || raw.length < 2 || !raw.every((c) => typeof c === 'string')) r.fail('doc_to_choice', 'must be a list of at least two choice templates');
-    docToChoice = (raw as string[]).map((c, i) => r.template(`doc_to_choice[${i}]`, c));
+    docToChoice = (raw as string[]).map((c, i) => template(r, `doc_to_choice[${i}]`, c));
   }
   if (scoring.type === 'multiple_choice' && !docToChoice) r.fail('doc_to_choice', 'is required when scoring is multiple_choice');
   const metrics = r.stringList('metrics');
@@ -269,10 +199,9 @@ function readTask(r: FieldReader): TaskDefinition {
   metrics.forEach((m, i) => {
     if (!known.includes(m)) r.fail(`metrics[${i}]`, `"${m}" is not a metric of ${scoring.type} tasks (${known.join(', ')})`);
   });
-  if (r.has('rouge_use_stemmer') && typeof r.raw('rouge_use_stemmer') !== 'boolean') r.fail('rouge_use_stemmer', 'must be true or false');
-  const groupKey = r.has('group_key') ? r.template('group_key', r.string('group_key')) : null;
+  const groupKey = r.has('group_key') ? template(r, 'group_key', r.string('group_key')) : null;
   if (metrics.includes('exact_match_grouped') && !groupKey) r.fail('group_key', 'is required by the exact_match_grouped metric');
-  const positiveChoice = r.has('positive_choice') ? r.integer('positive_choice', 0) : null;
+  const positiveChoice = r.optionalNumber('positive_choice', { integer: true, min: 0 });
   if (metrics.includes('f1a') && positiveChoice === null) r.fail('positive_choice', 'is required by the f1a metric');
   if (positiveChoice !== null && docToChoice && positiveChoice >= docToChoice.length) r.fail('positive_choice', `must index one of the ${docToChoice.length} choices`);
   let subsets: string[] | null = null;
@@ -284,72 +213,67 @@ function readTask(r: FieldReader): TaskDefinition {
   }
   return {
     name,
-    version: r.integer('version', 0),
+    version: r.number('version', 0, { integer: true, min: 0 }),
     subsets,
     data,
     evalSplit,
     fewshot,
-    description: r.has('description') ? r.template('description', r.string('description')) : null,
+    description: r.has('description') ? template(r, 'description', r.string('description')) : null,
     // Recorded outputs need no prompt; every other task must say what the model reads.
-    docToText: r.template('doc_to_text', r.string('doc_to_text', scoring.type === 'outputs' ? '' : undefined)),
+    docToText: template(r, 'doc_to_text', r.string('doc_to_text', scoring.type === 'outputs' ? '' : undefined)),
     docToChoice,
-    docToTarget: r.template('doc_to_target', r.string('doc_to_target')),
+    docToTarget: template(r, 'doc_to_target', r.string('doc_to_target')),
     targetDelimiter: r.string('target_delimiter', ' '),
     fewshotDelimiter: r.string('fewshot_delimiter', '\n\n'),
     scoring,
     metrics,
     groupKey,
     positiveChoice,
-    rougeUseStemmer: r.raw('rouge_use_stemmer') === true,
+    rougeUseStemmer: r.boolean('rouge_use_stemmer', false),
   };
 }
 
 function readData(r: FieldReader): DataDefinition {
-  r.checkKnown(['format', 'columns', 'splits', 'transform', 'lists', 'labels']);
-  const format = r.string('format');
-  if (format !== 'csv' && format !== 'jsonl' && format !== 'lines') r.fail('format', `must be csv, jsonl or lines, got "${format}"`);
-  const columns = r.has('columns') ? r.stringList('columns') : null;
+  r.rejectUnknown(['format', 'columns', 'splits', 'transform', 'lists', 'labels']);
+  const format = r.choice('format', ['csv', 'jsonl', 'lines'] as const);
+  const columns = r.optionalStringList('columns');
   if (format === 'csv' && !columns) r.fail('columns', 'is required for csv files (they have no header row)');
-  const splitsReader = r.child('splits');
-  const splitsJson = r.raw('splits') as Json;
+  const splitsReader = r.requiredChild('splits');
   const splits: Record<string, PromptTemplate | Record<string, PromptTemplate>> = {};
-  for (const split of Object.keys(splitsJson)) {
+  for (const split of splitsReader.keys()) {
     if (format !== 'lines') {
-      splits[split] = splitsReader.template(split, splitsReader.nonEmptyString(split));
+      splits[split] = template(splitsReader, split, splitsReader.nonEmptyString(split));
       continue;
     }
     // lines: one line-aligned file per field.
-    const fieldsReader = splitsReader.child(split);
+    const fieldsReader = splitsReader.requiredChild(split);
     const fields: Record<string, PromptTemplate> = {};
-    for (const field of Object.keys(splitsJson[split] as Json)) fields[field] = fieldsReader.template(field, fieldsReader.nonEmptyString(field));
+    for (const field of fieldsReader.keys()) fields[field] = template(fieldsReader, field, fieldsReader.nonEmptyString(field));
     if (Object.keys(fields).length === 0) splitsReader.fail(split, 'must map at least one field to its file');
     splits[split] = fields;
   }
   if (Object.keys(splits).length === 0) r.fail('splits', 'must name at least one split');
-  const transform = r.has('transform') ? r.string('transform') : null;
+  const transform = r.optionalString('transform');
   if (transform !== null && !(transform in RECORD_TRANSFORMS)) r.fail('transform', `"${transform}" is not a known transform (${Object.keys(RECORD_TRANSFORMS).join(', ')})`);
   const lists: Record<string, string[]> = {};
-  if (r.has('lists')) {
-    const l = r.child('lists');
-    for (const key of Object.keys(r.raw('lists') as Json)) lists[key] = l.stringList(key);
-  }
+  const listsReader = r.child('lists');
+  for (const key of listsReader.keys()) lists[key] = listsReader.stringList(key);
   let labels: DataDefinition['labels'] = null;
   if (r.has('labels')) {
-    const l = r.child('labels');
-    l.checkKnown(['field', 'names']);
+    const l = r.requiredChild('labels');
+    l.rejectUnknown(['field', 'names']);
     labels = { field: l.nonEmptyString('field'), names: l.stringList('names') };
   }
   return { format, columns, splits, transform, lists, labels };
 }
 
-function readFewshot(r: FieldReader | undefined, data: DataDefinition): FewshotDefinition {
-  if (!r) return { split: null, sampler: 'random', seed: 1234, shots: 0 };
-  r.checkKnown(['split', 'sampler', 'seed', 'shots']);
+/** An absent `fewshot` section reads as an empty one: no split, no shots. */
+function readFewshot(r: FieldReader, data: DataDefinition): FewshotDefinition {
+  r.rejectUnknown(['split', 'sampler', 'seed', 'shots']);
   const split = r.has('split') ? r.nonEmptyString('split') : null;
   if (split !== null && !(split in data.splits)) r.fail('split', `"${split}" is not one of data.splits (${Object.keys(data.splits).join(', ')})`);
-  const sampler = r.string('sampler', 'random');
-  if (sampler !== 'first_n' && sampler !== 'random') return r.fail('sampler', `must be first_n or random, got "${sampler}"`);
-  const shots = r.integer('shots', 0);
+  const sampler = r.choice('sampler', ['first_n', 'random'] as const, 'random');
+  const shots = r.number('shots', 0, { integer: true, min: 0 });
   if (shots > 0 && split === null) r.fail('shots', 'needs fewshot.split to draw examples from');
-  return { split, sampler, seed: r.integer('seed', 1234), shots };
+  return { split, sampler, seed: r.number('seed', 1234, { integer: true, min: 0 }), shots };
 }

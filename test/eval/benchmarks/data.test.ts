@@ -146,6 +146,9 @@ describe('benchmark definitions', () => {
       [minimal('    fewshot: {shots: 2}\n'), /tasks\[0\]\.fewshot\.shots: needs fewshot\.split/],
       [minimal('groups:\n  - {name: g, tasks: [nope]}\n'), /groups\[0\]\.tasks\[0\]: "nope" is not a task/],
       [minimal('').replace('metrics: [acc]', 'metrics: [f1a]'), /tasks\[0\]\.positive_choice: is required by the f1a metric/],
+      [minimal('').replace('metrics: [acc]', 'metrics: [acc]\n    scoring: rank'), /tasks\[0\]\.scoring: must be one of multiple_choice, generate, outputs, got "rank"/],
+      [minimal('').replace('format: jsonl, ', ''), /tasks\[0\]\.data\.format: is required: one of csv, jsonl, lines/],
+      [minimal('    fewshot: {split: validation, shots: -1}\n'), /tasks\[0\]\.fewshot\.shots: must be >= 0, got -1/],
     ];
     for (const [yaml, message] of cases) {
       const file = write(yaml);
