@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { FieldReader } from '../../config/field-reader.js';
 import { InvalidInputError } from '../../errors.js';
 import type { AssertionSpec } from './assertion.js';
 import { JUDGED_TYPES, checkAssertion } from './assertions.js';
@@ -77,86 +78,11 @@ export interface SuiteTest {
   readonly renderedPrompts: readonly string[];
 }
 
-type Mapping = Record<string, unknown>;
-
-/** Reads fields of one YAML mapping, failing with InvalidInputError at `source: path.field`. */
-class Fields {
-  constructor(
-    private readonly source: string,
-    private readonly mapping: Mapping,
-    readonly path: string,
-  ) {}
-
-  where(field: string): string {
-    return `${this.path}${this.path === '' || field.startsWith('[') ? '' : '.'}${field}`;
-  }
-
-  fail(field: string, detail: string): never {
-    throw new InvalidInputError(`${this.source}: ${this.where(field)}`, detail);
-  }
-
-  raw(field: string): unknown {
-    return this.mapping[field];
-  }
-
-  has(field: string): boolean {
-    return this.mapping[field] !== undefined && this.mapping[field] !== null;
-  }
-
-  child(field: string): Fields {
-    const value = this.raw(field) ?? {};
-    if (typeof value !== 'object' || Array.isArray(value)) this.fail(field, 'must be a mapping');
-    return new Fields(this.source, value as Mapping, this.where(field));
-  }
-
-  optionalString(field: string): string | null {
-    const value = this.raw(field);
-    if (value === undefined || value === null) return null;
-    if (typeof value !== 'string') this.fail(field, `must be a string, got ${JSON.stringify(value)}`);
-    return value;
-  }
-
-  number(field: string, fallback: number, check: { min?: number; max?: number; integer?: boolean; exclusiveMin?: boolean; exclusiveMax?: boolean } = {}): number {
-    const value = this.raw(field) ?? fallback;
-    if (typeof value !== 'number' || !Number.isFinite(value)) this.fail(field, `must be a number, got ${JSON.stringify(value)}`);
-    if (check.integer && !Number.isInteger(value)) this.fail(field, `must be a whole number, got ${value}`);
-    if (check.min !== undefined && (check.exclusiveMin ? value <= check.min : value < check.min)) this.fail(field, `must be ${check.exclusiveMin ? '>' : '>='} ${check.min}, got ${value}`);
-    if (check.max !== undefined && (check.exclusiveMax ? value >= check.max : value > check.max)) this.fail(field, `must be ${check.exclusiveMax ? '<' : '<='} ${check.max}, got ${value}`);
-    return value;
-  }
-
-  stringList(field: string): string[] {
-    const value = this.raw(field) ?? [];
-    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) this.fail(field, 'must be a list of strings');
-    return value as string[];
-  }
-
-  list(field: string, required: boolean): Fields[] {
-    const value = this.raw(field);
-    if (value === undefined || value === null) {
-      if (required) this.fail(field, 'is required: a non-empty list');
-      return [];
-    }
-    if (!Array.isArray(value) || value.length === 0) this.fail(field, 'must be a non-empty list');
-    return value.map((item, i) => {
-      if (typeof item !== 'object' || item === null || Array.isArray(item)) this.fail(`${field}[${i}]`, 'must be a mapping');
-      return new Fields(this.source, item as Mapping, this.where(`${field}[${i}]`));
-    });
-  }
-
-  rejectUnknown(known: readonly string[]): void {
-    for (const key of Object.keys(this.mapping)) {
-      if (!known.includes(key)) this.fail(key, `is not a known field (known here: ${known.join(', ')})`);
-    }
-  }
-}
-
 export function parseEvalSuite(raw: unknown, source: string, metrics: MetricRegistry): EvalSuite {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InvalidInputError(source, 'must be a YAML mapping with a tests list');
-  const root = new Fields(source, raw as Mapping, '');
+  const root = FieldReader.ofDocument(source, raw, 'must be a YAML mapping with a tests list');
   root.rejectUnknown(['description', 'prompts', 'generation', 'judge', 'win_rate', 'tests']);
 
-  const prompts = root.stringList('prompts');
+  const prompts = root.possiblyEmptyStringList('prompts');
   prompts.forEach((p, i) => {
     if (p.trim() === '') root.fail(`prompts[${i}]`, 'is empty');
   });
@@ -167,7 +93,7 @@ export function parseEvalSuite(raw: unknown, source: string, metrics: MetricRegi
     maxNewTokens: g.number('max_new_tokens', 64, { min: 1, integer: true }),
     temperature: g.number('temperature', 0, { min: 0 }),
     seed: g.number('seed', 0, { integer: true }),
-    stop: g.stringList('stop'),
+    stop: g.possiblyEmptyStringList('stop'),
   };
   const j = root.child('judge');
   j.rejectUnknown(['max_tokens', 'temperature']);
@@ -181,7 +107,7 @@ export function parseEvalSuite(raw: unknown, source: string, metrics: MetricRegi
   };
 
   const judgedAssertions: string[] = [];
-  const tests = root.list('tests', true).map((t, index): SuiteTest => {
+  const tests = root.list('tests').map((t, index): SuiteTest => {
     t.rejectUnknown(['description', 'vars', 'output', 'input', 'trajectory', 'threshold', 'assert']);
     const varsValue = t.raw('vars') ?? {};
     if (typeof varsValue !== 'object' || Array.isArray(varsValue)) t.fail('vars', 'must be a mapping of names to values');
@@ -195,7 +121,7 @@ export function parseEvalSuite(raw: unknown, source: string, metrics: MetricRegi
     const input = t.optionalString('input');
     if (input !== null && !recorded) t.fail('input', 'only goes with a recorded output: a generated output\'s input is the rendered prompt');
     const renderedPrompts = recorded ? [] : prompts.map((p, i) => renderTemplate(p, vars, `${source}: prompts[${i}] for ${t.path}`));
-    const asserts = t.list('assert', true).map((a): AssertionSpec => {
+    const asserts = t.list('assert').map((a): AssertionSpec => {
       a.rejectUnknown(['type', 'value', 'threshold', 'weight', 'criteria']);
       const type = a.optionalString('type') ?? '';
       if (type === '') a.fail('type', 'is required: the assertion type, e.g. contains');
@@ -203,7 +129,7 @@ export function parseEvalSuite(raw: unknown, source: string, metrics: MetricRegi
       const spec: AssertionSpec = {
         type,
         value: renderValue(a.raw('value'), vars, `${field}.value`),
-        threshold: a.has('threshold') ? a.number('threshold', 0) : undefined,
+        threshold: a.optionalNumber('threshold') ?? undefined,
         weight: a.number('weight', 1, { min: 0 }),
         criteria: a.optionalString('criteria') ?? undefined,
         field,
@@ -220,7 +146,7 @@ export function parseEvalSuite(raw: unknown, source: string, metrics: MetricRegi
       output: output ?? (trajectory !== null ? JSON.stringify(t.raw('trajectory')) : null),
       input: input === null ? null : renderTemplate(input, vars, `${source}: ${t.where('input')}`),
       trajectory,
-      threshold: t.has('threshold') ? t.number('threshold', 0, { min: 0, max: 1 }) : null,
+      threshold: t.optionalNumber('threshold', { min: 0, max: 1 }),
       asserts,
       renderedPrompts,
     };
