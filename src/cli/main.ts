@@ -32,7 +32,7 @@ Commands:
   info       describe a checkpoint: architecture, parameters, dtypes, memory
   generate   continue prompts (greedy or sampled, batched, with a KV cache)
   score      log-likelihood of continuations given contexts
-  train      fine-tune adapters (LoRA, prompt tuning, bias or LayerNorm tuning), one per task
+  train      fine-tune adapters (LoRA, QLoRA, prompt tuning, bias, LayerNorm or named-tensor tuning), one per task
   merge      fold a LoRA adapter into its base model and write the merged checkpoint
   metrics    BLEU, chrF, TER (as sacreBLEU) and ROUGE (as rouge-score) of outputs against references
   bench      run a benchmark (mmlu, superglue, or a YAML definition) on a model and its adapters
@@ -48,6 +48,9 @@ Examples:
   tuneloop generate --model DIR --adapter ADAPTER_DIR --ids 17,200,33 --json
   tuneloop merge --model DIR --adapter ADAPTER_DIR --out merged/
   tuneloop train --config configs/tutor.yaml --set training.epochs=1
+  tuneloop bench mmlu --model DIR --adapter ADAPTER_DIR --shots 5 --limit 50
+  tuneloop metrics bleu --hyp system.txt --ref reference.txt
+  tuneloop helm mmlu --model DIR --out report/
 
 Environment:
   TUNELOOP_BACKEND=auto|native|typescript   compute backend (default auto)`;
