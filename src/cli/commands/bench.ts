@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../../errors.js';
 import { formatResultsTable } from '../../eval/benchmarks/report.js';
 import { type BenchmarkResults, runBenchmark } from '../../eval/benchmarks/runner.js';
-import { type BootstrapSettings, DEFAULT_BOOTSTRAP } from '../../eval/benchmarks/scoring.js';
+import { type BootstrapSettings, bootstrapSettings } from '../../eval/benchmarks/scoring.js';
 import { resolveSuite } from '../../eval/benchmarks/suites.js';
 import { MODEL_OPTIONS_HELP, loadBaseModelForCli, loadTokenizerForCli, requireModelDir } from '../model-options.js';
 import { ProgressBar, note } from '../progress.js';
@@ -124,10 +124,6 @@ export interface BenchRunRequest {
 }
 
 /** Bootstrap settings from a resample count (0: no intervals) and a seed. */
-export function bootstrapSettings(samples: number, seed: number): BootstrapSettings | null {
-  return samples === 0 ? null : { ...DEFAULT_BOOTSTRAP, samples, seed };
-}
-
 /** Loads the model and tokenizer and runs one benchmark; shared by `bench` and `eval`. */
 export async function runBenchFromOptions(request: BenchRunRequest, loaded?: Awaited<ReturnType<typeof loadModelAndTokenizer>>): Promise<BenchmarkResults> {
   const { suite, sha256 } = resolveSuite(request.benchmark, { dataDir: request.dataDir });

@@ -51,6 +51,11 @@ export interface BootstrapSettings {
 
 export const DEFAULT_BOOTSTRAP: BootstrapSettings = { samples: 1000, seed: 1234, confidence: 0.95 };
 
+/** The default settings with `samples` resamples and `seed`; none (no intervals) for 0 samples. */
+export function bootstrapSettings(samples: number, seed: number): BootstrapSettings | null {
+  return samples === 0 ? null : { ...DEFAULT_BOOTSTRAP, samples, seed };
+}
+
 /**
  * Every metric on all items and, unless bootstrap is null, its percentile bootstrap interval: items are
  * resampled with replacement and the metric recomputed (a corpus metric such as BLEU is recomputed on
