@@ -172,58 +172,19 @@ Napi::Value Nf4WeightBytes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(nf4WeightArg(info, 0).bytes));
 }
 
-// nf4Linear(x, rows, weight, bias | null, out)
-Napi::Value Nf4Linear(const Napi::CallbackInfo& info) {
-  const int64_t rows = intArg(info, 1, "rows", 0);
-  const Nf4Weight& w = nf4WeightArg(info, 2);
-  auto x = typedArg<float>(info, 0, napi_float32_array, "x");
-  requireLength(info, x.length, product(info, {rows, w.inFeatures}), "x");
-  const float* bias = nullptr;
-  if (!info[3].IsNull()) {
-    auto b = typedArg<float>(info, 3, napi_float32_array, "bias");
-    requireLength(info, b.length, w.outFeatures, "bias");
-    bias = b.data;
-  }
-  auto out = outputArg(info, 4);
-  requireLength(info, out.length, product(info, {rows, w.outFeatures}), "out");
-  nf4LinearForward(x.data, rows, w, bias, out.data);
-  return info.Env().Undefined();
-}
 
-// nf4Embedding(table, ids, out)
-Napi::Value Nf4Embedding(const Napi::CallbackInfo& info) {
-  const Nf4Weight& table = nf4WeightArg(info, 0);
-  auto ids = typedArg<int32_t>(info, 1, napi_int32_array, "ids");
-  auto out = outputArg(info, 2);
-  requireLength(info, out.length, product(info, {static_cast<int64_t>(ids.length), table.inFeatures}), "out");
-  for (size_t i = 0; i < ids.length; i++) {
-    if (ids.data[i] < 0 || ids.data[i] >= table.outFeatures) {
-      throw Napi::RangeError::New(info.Env(), "ids[" + std::to_string(i) + "] is outside the table");
-    }
-  }
-  nf4EmbeddingForward(table, ids.data, static_cast<int64_t>(ids.length), out.data);
-  return info.Env().Undefined();
-}
 
-// nf4LinearBackwardInput(dy, rows, weight, out)
-Napi::Value Nf4LinearBackwardInput(const Napi::CallbackInfo& info) {
-  const int64_t rows = intArg(info, 1, "rows", 0);
-  const Nf4Weight& w = nf4WeightArg(info, 2);
-  auto dy = typedArg<float>(info, 0, napi_float32_array, "dy");
-  auto out = outputArg(info, 3);
-  requireLength(info, dy.length, product(info, {rows, w.outFeatures}), "dy");
-  requireLength(info, out.length, product(info, {rows, w.inFeatures}), "out");
-  if (dy.length > 0 && out.length > 0 && dy.data < out.data + out.length && out.data < dy.data + dy.length) {
-    throw Napi::RangeError::New(info.Env(), "dy overlaps another argument");
-  }
-  nf4LinearBackwardInput(dy.data, rows, w, out.data);
-  return info.Env().Undefined();
-}
+
+// The ops that take a weight, written once for both kinds (dense PackedWeight, NF4 Nf4Weight):
+// `weightAt` reads the weight argument, `kernel` runs the op on it.
+template <typename W>
+using WeightReader = const W& (*)(const Napi::CallbackInfo&, size_t);
 
 // linear(x, rows, weight, bias | null, out)
-Napi::Value Linear(const Napi::CallbackInfo& info) {
+template <typename W, WeightReader<W> weightAt, void (*kernel)(const float*, int64_t, const W&, const float*, float*)>
+Napi::Value LinearOp(const Napi::CallbackInfo& info) {
   const int64_t rows = intArg(info, 1, "rows", 0);
-  const PackedWeight& w = weightArg(info, 2);
+  const W& w = weightAt(info, 2);
   auto x = typedArg<float>(info, 0, napi_float32_array, "x");
   requireLength(info, x.length, product(info, {rows, w.inFeatures}), "x");
   const float* bias = nullptr;
@@ -234,13 +195,14 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
   }
   auto out = outputArg(info, 4);
   requireLength(info, out.length, product(info, {rows, w.outFeatures}), "out");
-  linearForward(x.data, rows, w, bias, out.data);
+  kernel(x.data, rows, w, bias, out.data);
   return info.Env().Undefined();
 }
 
 // embedding(table, ids, out)
-Napi::Value Embedding(const Napi::CallbackInfo& info) {
-  const PackedWeight& table = weightArg(info, 0);
+template <typename W, WeightReader<W> weightAt, void (*kernel)(const W&, const int32_t*, int64_t, float*)>
+Napi::Value EmbeddingOp(const Napi::CallbackInfo& info) {
+  const W& table = weightAt(info, 0);
   auto ids = typedArg<int32_t>(info, 1, napi_int32_array, "ids");
   auto out = outputArg(info, 2);
   requireLength(info, out.length, product(info, {static_cast<int64_t>(ids.length), table.inFeatures}), "out");
@@ -249,9 +211,11 @@ Napi::Value Embedding(const Napi::CallbackInfo& info) {
       throw Napi::RangeError::New(info.Env(), "ids[" + std::to_string(i) + "] is outside the table");
     }
   }
-  embeddingForward(table, ids.data, static_cast<int64_t>(ids.length), out.data);
+  kernel(table, ids.data, static_cast<int64_t>(ids.length), out.data);
   return info.Env().Undefined();
 }
+
+
 
 // layerNorm(x, gamma, beta, eps, out)
 Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
@@ -379,16 +343,18 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+
 // linearBackwardInput(dy, rows, weight, out)
-Napi::Value LinearBackwardInput(const Napi::CallbackInfo& info) {
+template <typename W, WeightReader<W> weightAt, void (*kernel)(const float*, int64_t, const W&, float*)>
+Napi::Value LinearBackwardInputOp(const Napi::CallbackInfo& info) {
   const int64_t rows = intArg(info, 1, "rows", 0);
-  const PackedWeight& w = weightArg(info, 2);
+  const W& w = weightAt(info, 2);
   auto dy = typedArg<float>(info, 0, napi_float32_array, "dy");
   auto out = outputArg(info, 3);
   requireLength(info, dy.length, product(info, {rows, w.outFeatures}), "dy");
   requireLength(info, out.length, product(info, {rows, w.inFeatures}), "out");
   requireDisjoint(info, dy.data, dy.length * 4, out.data, out.length * 4, "dy");
-  linearBackwardInput(dy.data, rows, w, out.data);
+  kernel(dy.data, rows, w, out.data);
   return info.Env().Undefined();
 }
 
@@ -589,15 +555,15 @@ void exportFunction(Napi::Env env, Napi::Object exports, const char* name) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exportFunction<PrepareWeight>(env, exports, "prepareWeight");
   exportFunction<WeightBytes>(env, exports, "weightBytes");
-  exportFunction<Linear>(env, exports, "linear");
-  exportFunction<Embedding>(env, exports, "embedding");
+  exportFunction<LinearOp<PackedWeight, weightArg, linearForward>>(env, exports, "linear");
+  exportFunction<EmbeddingOp<PackedWeight, weightArg, embeddingForward>>(env, exports, "embedding");
   exportFunction<LayerNorm>(env, exports, "layerNorm");
   exportFunction<Gelu>(env, exports, "gelu");
   exportFunction<AddInPlace>(env, exports, "addInPlace");
   exportFunction<Attention>(env, exports, "attention");
   exportFunction<TokenLogProbs>(env, exports, "tokenLogProbs");
   exportFunction<Matmul>(env, exports, "matmul");
-  exportFunction<LinearBackwardInput>(env, exports, "linearBackwardInput");
+  exportFunction<LinearBackwardInputOp<PackedWeight, weightArg, linearBackwardInput>>(env, exports, "linearBackwardInput");
   exportFunction<SumRows>(env, exports, "sumRows");
   exportFunction<LayerNormBackward>(env, exports, "layerNormBackward");
   exportFunction<GeluBackward>(env, exports, "geluBackward");
@@ -609,9 +575,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exportFunction<Threads>(env, exports, "threads");
   exportFunction<PrepareNf4Weight>(env, exports, "prepareNf4Weight");
   exportFunction<Nf4WeightBytes>(env, exports, "nf4WeightBytes");
-  exportFunction<Nf4Linear>(env, exports, "nf4Linear");
-  exportFunction<Nf4Embedding>(env, exports, "nf4Embedding");
-  exportFunction<Nf4LinearBackwardInput>(env, exports, "nf4LinearBackwardInput");
+  exportFunction<LinearOp<Nf4Weight, nf4WeightArg, nf4LinearForward>>(env, exports, "nf4Linear");
+  exportFunction<EmbeddingOp<Nf4Weight, nf4WeightArg, nf4EmbeddingForward>>(env, exports, "nf4Embedding");
+  exportFunction<LinearBackwardInputOp<Nf4Weight, nf4WeightArg, nf4LinearBackwardInput>>(env, exports, "nf4LinearBackwardInput");
   return exports;
 }
 
