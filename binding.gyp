@@ -17,6 +17,7 @@
         "native/src/nf4.cc",
         "native/src/optimizer.cc",
         "native/src/peak.cc",
+        "native/src/strided_matmul.cc",
         "native/src/weight.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -14,6 +14,7 @@
 #include "common.h"
 #include "dnnl_context.h"
 #include "kernels.h"
+#include "strided_matmul.h"
 
 namespace tuneloop {
 
@@ -144,76 +145,6 @@ void linearForward(const float* x, int64_t rows, const PackedWeight& w, const fl
 
 namespace {
 
-// Plain matmuls (strided operands, optionally accumulating into a float32 dst), cached by shape.
-// The operands are float32, or both bf16 (products exact in float32, accumulated in float32).
-struct PlainKey {
-  int64_t m, k, n, lda0, lda1, ldb0, ldb1;
-  bool accumulate;
-  int threads;
-  bool bf16 = false;
-  bool operator==(const PlainKey& o) const {
-    return m == o.m && k == o.k && n == o.n && lda0 == o.lda0 && lda1 == o.lda1 && ldb0 == o.ldb0 && ldb1 == o.ldb1 &&
-           accumulate == o.accumulate && threads == o.threads && bf16 == o.bf16;
-  }
-};
-
-struct PlainKeyHash {
-  size_t operator()(const PlainKey& key) const {
-    size_t h = 0;
-    for (int64_t v : {key.m, key.k, key.n, key.lda0, key.lda1, key.ldb0, key.ldb1}) h = h * 1000003u ^ std::hash<int64_t>()(v);
-    return h * 31u + static_cast<size_t>(key.threads) * 4u + (key.accumulate ? 1u : 0u) + (key.bf16 ? 2u : 0u);
-  }
-};
-
-struct CachedPlainMatmul {
-  dnnl::matmul primitive;
-  memory::desc a, b, c, scratchpad;
-};
-
-// a is [m, k] with strides (lda0, lda1), b is [k, n] with strides (ldb0, ldb1), c is dense [m, n].
-std::shared_ptr<const CachedPlainMatmul> plainMatmulFor(const PlainKey& key) {
-  static std::mutex mutex;
-  static std::unordered_map<PlainKey, std::shared_ptr<const CachedPlainMatmul>, PlainKeyHash> cache;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto found = cache.find(key);
-  if (found != cache.end()) return found->second;
-  auto entry = std::make_shared<CachedPlainMatmul>();
-  const auto operandType = key.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
-  entry->a = memory::desc({key.m, key.k}, operandType, memory::dims{key.lda0, key.lda1});
-  entry->b = memory::desc({key.k, key.n}, operandType, memory::dims{key.ldb0, key.ldb1});
-  entry->c = memory::desc({key.m, key.n}, memory::data_type::f32, memory::format_tag::ab);
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  if (key.accumulate) {
-    dnnl::post_ops ops;
-    ops.append_sum(1.0f);
-    attr.set_post_ops(ops);
-  }
-  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(entry->a, entry->b, entry->c), attr, cpuEngine());
-  entry->scratchpad = pd.scratchpad_desc();
-  entry->primitive = dnnl::matmul(pd);
-  if (cache.size() >= kMaxCachedPrimitives) cache.clear();
-  cache.emplace(key, entry);
-  return entry;
-}
-
-void runPlainMatmul(const PlainKey& key, const void* a, const void* b, float* c) {
-  thread_local Scratch scratchpad;
-  auto mm = plainMatmulFor(key);
-  auto& engine = cpuEngine();
-  memory aMem(mm->a, engine, const_cast<void*>(a));
-  memory bMem(mm->b, engine, const_cast<void*>(b));
-  memory cMem(mm->c, engine, c);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, aMem}, {DNNL_ARG_WEIGHTS, bMem}, {DNNL_ARG_DST, cMem}};
-  const size_t scratchBytes = mm->scratchpad.get_size();
-  if (scratchBytes > 0) {
-    args.emplace(DNNL_ARG_SCRATCHPAD, memory(mm->scratchpad, engine, scratchpad.get<uint8_t>(scratchBytes)));
-  }
-  auto& stream = cpuStream();
-  mm->primitive.execute(stream, args);
-  stream.wait();
-}
-
 // Size of the inner block along N (dimension 1) of the packed K x N layout.
 int64_t columnBlock(const memory::desc& desc) {
   const auto& blk = desc.data.format_desc.blocking;
@@ -252,16 +183,8 @@ void matmulForward(const float* a, const float* b, int64_t m, int64_t k, int64_t
     std::fill(c, c + m * n, 0.0f);
     return;
   }
-  const PlainKey key{m,
-                     k,
-                     n,
-                     transposeA ? 1 : k,
-                     transposeA ? m : 1,
-                     transposeB ? 1 : n,
-                     transposeB ? k : 1,
-                     false,
-                     omp_get_max_threads()};
-  runPlainMatmul(key, a, b, c);
+  const StridedMatmul shape{m, k, n, transposeA ? 1 : k, transposeA ? m : 1, transposeB ? 1 : n, transposeB ? k : 1, n, DType::F32, false, false};
+  runStridedMatmul(shape, a, b, nullptr, c);
 }
 
 // dx = dy · W, where the packed operand is Wᵀ (K x N, blocked). oneDNN's matmul only reads its own
@@ -301,13 +224,10 @@ void linearBackwardInput(const float* dy, int64_t rows, const PackedWeight& w, f
       // a = dy[:, n0:n0+nc] rounded to bf16, packed [rows, nc]; b = the slab as [nc, K] row-major.
 #pragma omp parallel for schedule(static) if (rows * nc > kParallelElements)
       for (int64_t r = 0; r < rows; r++) f32ToBf16Array(dy + r * N + n0, dyBf16 + r * nc, nc);
-      PlainKey key{rows, nc, K, nc, 1, K, 1, n0 > 0, omp_get_max_threads()};
-      key.bf16 = true;
-      runPlainMatmul(key, dyBf16, unpacked, dx);
+      runStridedMatmul({rows, nc, K, nc, 1, K, 1, K, DType::BF16, false, n0 > 0}, dyBf16, unpacked, nullptr, dx);
     } else {
       // a = dy[:, n0:n0+nc] (strides N, 1); b = the slab as [nc, K] row-major.
-      const PlainKey key{rows, nc, K, N, 1, K, 1, n0 > 0, omp_get_max_threads()};
-      runPlainMatmul(key, dy + n0, unpacked, dx);
+      runStridedMatmul({rows, nc, K, N, 1, K, 1, K, DType::F32, false, n0 > 0}, dy + n0, unpacked, nullptr, dx);
     }
   }
 }

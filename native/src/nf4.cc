@@ -9,13 +9,9 @@
 
 #include <algorithm>
 #include <cstring>
-#include <memory>
-#include <mutex>
-#include <unordered_map>
-#include <vector>
 
 #include "bf16.h"
-#include "dnnl_context.h"
+#include "strided_matmul.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -24,8 +20,6 @@
 namespace tuneloop {
 
 namespace {
-
-using dnnl::memory;
 
 // bitsandbytes' NF4 code book (get_4bit_type('nf4')), indexed by the 4-bit code.
 alignas(64) const float kNf4Code[16] = {
@@ -145,82 +139,6 @@ void dotGroup(int64_t rows, const float* wrow, const float* x, int64_t K, float*
 #endif
 }
 
-// Plain matmuls with strided operands: c[m, n] (+)= a[m, k] · b[k, n] (+ bias[n]), a and b both f32 or
-// both bf16, c f32. Cached by shape, strides and thread count.
-struct MatmulKey {
-  int64_t m, k, n, lda, ldb0, ldb1, ldc;
-  DType dtype;
-  bool bias, accumulate;
-  int threads;
-  bool operator==(const MatmulKey& o) const {
-    return m == o.m && k == o.k && n == o.n && lda == o.lda && ldb0 == o.ldb0 && ldb1 == o.ldb1 && ldc == o.ldc &&
-           dtype == o.dtype && bias == o.bias && accumulate == o.accumulate && threads == o.threads;
-  }
-};
-
-struct MatmulKeyHash {
-  size_t operator()(const MatmulKey& key) const {
-    size_t h = 0;
-    for (int64_t v : {key.m, key.k, key.n, key.lda, key.ldb0, key.ldb1, key.ldc}) h = h * 1000003u ^ std::hash<int64_t>()(v);
-    return ((h * 31u + static_cast<size_t>(key.threads)) * 4u + static_cast<size_t>(key.dtype)) * 4u +
-           (key.bias ? 2u : 0u) + (key.accumulate ? 1u : 0u);
-  }
-};
-
-struct CachedMatmul {
-  dnnl::matmul primitive;
-  memory::desc a, b, bias, c, scratchpad;
-};
-
-constexpr size_t kMaxCachedPrimitives = 256;
-
-std::shared_ptr<const CachedMatmul> matmulFor(const MatmulKey& key) {
-  static std::mutex mutex;
-  static std::unordered_map<MatmulKey, std::shared_ptr<const CachedMatmul>, MatmulKeyHash> cache;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto found = cache.find(key);
-  if (found != cache.end()) return found->second;
-  const auto type = key.dtype == DType::BF16 ? memory::data_type::bf16 : memory::data_type::f32;
-  auto entry = std::make_shared<CachedMatmul>();
-  entry->a = memory::desc({key.m, key.k}, type, memory::dims{key.lda, 1});
-  entry->b = memory::desc({key.k, key.n}, type, memory::dims{key.ldb0, key.ldb1});
-  entry->bias = memory::desc({1, key.n}, memory::data_type::f32, memory::format_tag::ab);
-  entry->c = memory::desc({key.m, key.n}, memory::data_type::f32, memory::dims{key.ldc, 1});
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  if (key.accumulate) {
-    dnnl::post_ops ops;
-    ops.append_sum(1.0f);
-    attr.set_post_ops(ops);
-  }
-  auto desc = key.bias ? dnnl::matmul::desc(entry->a, entry->b, entry->bias, entry->c)
-                       : dnnl::matmul::desc(entry->a, entry->b, entry->c);
-  dnnl::matmul::primitive_desc pd(desc, attr, cpuEngine());
-  entry->scratchpad = pd.scratchpad_desc();
-  entry->primitive = dnnl::matmul(pd);
-  if (cache.size() >= kMaxCachedPrimitives) cache.clear();
-  cache.emplace(key, entry);
-  return entry;
-}
-
-void runMatmul(const MatmulKey& key, const void* a, const void* b, const float* bias, float* c) {
-  thread_local Scratch scratchpad;
-  auto mm = matmulFor(key);
-  auto& engine = cpuEngine();
-  memory aMem(mm->a, engine, const_cast<void*>(a));
-  memory bMem(mm->b, engine, const_cast<void*>(b));
-  memory cMem(mm->c, engine, c);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, aMem}, {DNNL_ARG_WEIGHTS, bMem}, {DNNL_ARG_DST, cMem}};
-  if (bias) args.emplace(DNNL_ARG_BIAS, memory(mm->bias, engine, const_cast<float*>(bias)));
-  const size_t scratchBytes = mm->scratchpad.get_size();
-  if (scratchBytes > 0) {
-    args.emplace(DNNL_ARG_SCRATCHPAD, memory(mm->scratchpad, engine, scratchpad.get<uint8_t>(scratchBytes)));
-  }
-  auto& stream = cpuStream();
-  mm->primitive.execute(stream, args);
-  stream.wait();
-}
-
 // Output rows per slab: whole 64-row groups, about 2 MB of compute-type values.
 int64_t slabRows(const Nf4Weight& w, size_t elementBytes) {
   const int64_t target = std::max<int64_t>(1, (int64_t{2} << 20) / (w.inFeatures * static_cast<int64_t>(elementBytes)));
@@ -335,8 +253,7 @@ void nf4LinearForward(const float* x, int64_t rows, const Nf4Weight& w, const fl
     const int64_t nc = std::min(slab, N - n0);
     dequantizeSlab(w, n0, nc, type, false, slabData);
     // b = the slab [nc, K] viewed as K x nc (strides 1, K).
-    const MatmulKey key{rows, K, nc, K, 1, K, N, type, bias != nullptr, false, omp_get_max_threads()};
-    runMatmul(key, a, slabData, bias ? bias + n0 : nullptr, y + n0);
+    runStridedMatmul({rows, K, nc, K, 1, 1, K, N, type, bias != nullptr, false}, a, slabData, bias ? bias + n0 : nullptr, y + n0);
   }
 }
 
@@ -359,11 +276,9 @@ void nf4LinearBackwardInput(const float* dy, int64_t rows, const Nf4Weight& w, f
     if (bf16) {
 #pragma omp parallel for schedule(static) if (rows * nc > kParallelElements)
       for (int64_t r = 0; r < rows; r++) f32ToBf16Array(dy + r * N + n0, dyBf16 + r * nc, nc);
-      const MatmulKey key{rows, nc, K, nc, K, 1, K, DType::BF16, false, n0 > 0, omp_get_max_threads()};
-      runMatmul(key, dyBf16, slabData, nullptr, dx);
+      runStridedMatmul({rows, nc, K, nc, 1, K, 1, K, DType::BF16, false, n0 > 0}, dyBf16, slabData, nullptr, dx);
     } else {
-      const MatmulKey key{rows, nc, K, N, K, 1, K, DType::F32, false, n0 > 0, omp_get_max_threads()};
-      runMatmul(key, dy + n0, slabData, nullptr, dx);
+      runStridedMatmul({rows, nc, K, N, 1, K, 1, K, DType::F32, false, n0 > 0}, dy + n0, slabData, nullptr, dx);
     }
   }
 }
