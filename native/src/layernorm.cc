@@ -9,33 +9,43 @@
 
 namespace tuneloop {
 
+namespace {
+
+struct RowStatistics {
+  double mean, rstd;
+};
+
+// Mean and 1/sqrt(biased variance + eps) of one row, in double, two passes; shared by forward and
+// backward so that the backward normalises exactly as the forward did.
+RowStatistics rowStatistics(const float* xr, int64_t dim, double eps) {
+  double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < dim; i++) sum += xr[i];
+  const double mean = sum / static_cast<double>(dim);
+  double squares = 0.0;
+#pragma omp simd reduction(+ : squares)
+  for (int64_t i = 0; i < dim; i++) {
+    const double d = xr[i] - mean;
+    squares += d * d;
+  }
+  return {mean, 1.0 / std::sqrt(squares / static_cast<double>(dim) + eps)};
+}
+
+}  // namespace
+
 void layernormForward(const float* x, int64_t rows, int64_t dim, const float* gamma, const float* beta, double eps,
                       float* out) {
 #pragma omp parallel for schedule(static) if (rows * dim > kParallelElements)
   for (int64_t r = 0; r < rows; r++) {
     const float* xr = x + r * dim;
     float* yr = out + r * dim;
-    double sum = 0.0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t i = 0; i < dim; i++) sum += xr[i];
-    const double mean = sum / static_cast<double>(dim);
-    double squares = 0.0;
-#pragma omp simd reduction(+ : squares)
-    for (int64_t i = 0; i < dim; i++) {
-      const double d = xr[i] - mean;
-      squares += d * d;
-    }
-    const double inv = 1.0 / std::sqrt(squares / static_cast<double>(dim) + eps);
+    const auto [mean, inv] = rowStatistics(xr, dim, eps);
 #pragma omp simd
     for (int64_t i = 0; i < dim; i++) {
       yr[i] = static_cast<float>((xr[i] - mean) * inv * gamma[i] + beta[i]);
     }
   }
 }
-
-}  // namespace tuneloop
-
-namespace tuneloop {
 
 // Per row, with x̂ = (x − mean)·rstd and g = dy·gamma (statistics recomputed in double):
 //   dx = rstd · (g − mean(g) − x̂ · mean(g·x̂)),  dGamma += dy·x̂,  dBeta += dy.
@@ -59,17 +69,7 @@ void layernormBackward(const float* x, const float* dy, int64_t rows, int64_t di
       const float* xr = x + r * dim;
       const float* dyr = dy + r * dim;
       float* dxr = dx + r * dim;
-      double sum = 0.0;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t i = 0; i < dim; i++) sum += xr[i];
-      const double mean = sum / static_cast<double>(dim);
-      double squares = 0.0;
-#pragma omp simd reduction(+ : squares)
-      for (int64_t i = 0; i < dim; i++) {
-        const double d = xr[i] - mean;
-        squares += d * d;
-      }
-      const double rstd = 1.0 / std::sqrt(squares / static_cast<double>(dim) + eps);
+      const auto [mean, rstd] = rowStatistics(xr, dim, eps);
       double sumG = 0.0, sumGX = 0.0;
 #pragma omp simd reduction(+ : sumG, sumGX)
       for (int64_t i = 0; i < dim; i++) {
