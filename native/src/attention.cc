@@ -258,13 +258,9 @@ void attendBlock(const BlockContext& c, int64_t i0, int64_t i1, float* context) 
   }
 }
 
-}  // namespace
-
-void attentionForward(const AttentionShape& s, const float* qkv, float* keyCache, float* valueCache,
-                      const uint8_t* mask, const float* slopes, float* context) {
+// Copies this call's keys and values out of the fused qkv rows into the caches, after pastLen.
+void appendKeysValues(const AttentionShape& s, const float* qkv, float* keyCache, float* valueCache) {
   const int64_t B = s.batch, T = s.queryLen, H = s.heads, D = s.headDim;
-  const int64_t keyLen = s.pastLen + T;
-
 #pragma omp parallel for collapse(2) schedule(static) if (B * H * T * D > kParallelElements)
   for (int64_t b = 0; b < B; b++) {
     for (int64_t h = 0; h < H; h++) {
@@ -276,12 +272,12 @@ void attentionForward(const AttentionShape& s, const float* qkv, float* keyCache
       }
     }
   }
+}
 
-  // ALiBi positions count real tokens only: pos = (cumsum(mask) - 1) · mask.
-  thread_local Scratch positionScratch, firstScratch;
-  float* positions = positionScratch.get<float>(B * keyLen);
-  int64_t* firstReal = firstScratch.get<int64_t>(B);
-  for (int64_t b = 0; b < B; b++) {
+// ALiBi positions count real tokens only: pos = (cumsum(mask) - 1) · mask; firstReal[b] is the index
+// of row b's first real key (keyLen when it has none).
+void alibiPositions(const uint8_t* mask, int64_t batch, int64_t keyLen, float* positions, int64_t* firstReal) {
+  for (int64_t b = 0; b < batch; b++) {
     int64_t seen = 0;
     firstReal[b] = keyLen;
     for (int64_t j = 0; j < keyLen; j++) {
@@ -291,6 +287,19 @@ void attentionForward(const AttentionShape& s, const float* qkv, float* keyCache
       positions[b * keyLen + j] = static_cast<float>((seen - 1) * real);
     }
   }
+}
+
+}  // namespace
+
+void attentionForward(const AttentionShape& s, const float* qkv, float* keyCache, float* valueCache,
+                      const uint8_t* mask, const float* slopes, float* context) {
+  const int64_t B = s.batch, T = s.queryLen, H = s.heads, D = s.headDim;
+  const int64_t keyLen = s.pastLen + T;
+  appendKeysValues(s, qkv, keyCache, valueCache);
+  thread_local Scratch positionScratch, firstScratch;
+  float* positions = positionScratch.get<float>(B * keyLen);
+  int64_t* firstReal = firstScratch.get<int64_t>(B);
+  alibiPositions(mask, B, keyLen, positions, firstReal);
 
   static std::atomic<uint64_t> calls{0};
   const uint64_t call = ++calls;
@@ -453,31 +462,11 @@ void attendBackwardHead(const BackwardContext& c) {
 void attentionBackward(const AttentionShape& s, const float* qkv, float* keyCache, float* valueCache,
                        const uint8_t* mask, const float* slopes, const float* dContext, float* dQkv) {
   const int64_t B = s.batch, T = s.queryLen, H = s.heads, D = s.headDim;
-#pragma omp parallel for collapse(2) schedule(static) if (B * H * T * D > kParallelElements)
-  for (int64_t b = 0; b < B; b++) {
-    for (int64_t h = 0; h < H; h++) {
-      const int64_t cacheBase = (b * H + h) * s.capacity * D;
-      for (int64_t t = 0; t < T; t++) {
-        const float* src = qkv + ((b * T + t) * H + h) * 3 * D;
-        std::memcpy(keyCache + cacheBase + t * D, src + D, D * sizeof(float));
-        std::memcpy(valueCache + cacheBase + t * D, src + 2 * D, D * sizeof(float));
-      }
-    }
-  }
-
+  appendKeysValues(s, qkv, keyCache, valueCache);
   thread_local Scratch positionScratch, firstScratch;
   float* positions = positionScratch.get<float>(B * T);
   int64_t* firstReal = firstScratch.get<int64_t>(B);
-  for (int64_t b = 0; b < B; b++) {
-    int64_t seen = 0;
-    firstReal[b] = T;
-    for (int64_t j = 0; j < T; j++) {
-      const int64_t real = mask[b * T + j] ? 1 : 0;
-      if (real && seen == 0) firstReal[b] = j;
-      seen += real;
-      positions[b * T + j] = static_cast<float>((seen - 1) * real);
-    }
-  }
+  alibiPositions(mask, B, T, positions, firstReal);
 
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
   const int64_t tasks = B * H;
