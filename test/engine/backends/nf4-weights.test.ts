@@ -22,6 +22,7 @@ import { readLoraAdapter } from '../../../src/peft/lora/model.js';
 import { forwardBackward, type TrainingBatch } from '../../../src/train/bloom-backward.js';
 import { backendCases } from '../../helpers/backends.js';
 import { loadReference } from '../../helpers/reference.js';
+import { rng } from '../../helpers/numeric.js';
 
 type TrainingBackend = Backend & GradientOps;
 
@@ -35,17 +36,6 @@ const BLOCK_LINEARS: Array<[{ [K in keyof BloomBlockWeights]: BloomBlockWeights[
 ];
 const native = cases.find((c) => c.name === 'native')!;
 const reference = new TypeScriptBackend();
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function random(n: number, seed: number, scale = 1): Float32Array {
   const r = rng(seed);

@@ -30,19 +30,9 @@ import {
   quantizeBlockwise,
   quantizeNf4,
 } from '../../../src/peft/qlora/nf4.js';
+import { rng } from '../../helpers/numeric.js';
 
 const f = Math.fround;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function normals(n: number, seed: number, std = 1): Float32Array {
   const random = rng(seed);
