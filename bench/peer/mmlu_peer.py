@@ -27,17 +27,15 @@ Prints one JSON object on stdout with --json (progress goes to stderr).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # keep bench/peer free of __pycache__
 sys.path.insert(0, HERE)
-from run_peer import BF16_SETTINGS, environment_info, log, rss_mb  # noqa: E402
+from run_peer import BF16_SETTINGS, environment_info, log, rss_mb, run_bf16_settings, torch_setting  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -61,20 +59,13 @@ def run_one(args, setting: str) -> dict:
 
     from bloom_torch import BloomForCausalLM
 
-    torch.set_num_threads(args.threads)
-    use_autocast = setting != "fp32"
-    weight_dtype = torch.bfloat16 if setting == "autocast_bf16_weights" else torch.float32
-
-    def amp():
-        return torch.autocast("cpu", dtype=torch.bfloat16) if use_autocast else contextlib.nullcontext()
-
     with open(args.items) as f:
         spec = json.load(f)
     if spec.get("format") != "tuneloop-bench-mmlu-items":
         raise SystemExit(f"{args.items}: not a tuneloop-bench-mmlu-items file")
     items, max_length = spec["items"], spec["maxLength"]
 
-    log(f"mmlu setting={setting} threads={args.threads} torch={torch.__version__} items={len(items)}")
+    amp, weight_dtype = torch_setting(torch, setting, args.threads, f"mmlu items={len(items)}")
     t0 = time.perf_counter()
     model = BloomForCausalLM.from_pretrained(args.model, dtype=weight_dtype)
     load_s = time.perf_counter() - t0
@@ -103,7 +94,7 @@ def run_one(args, setting: str) -> dict:
     res: dict = {
         "setting": setting,
         "weights_dtype": str(weight_dtype).replace("torch.", ""),
-        "autocast": "bfloat16" if use_autocast else None,
+        "autocast": "bfloat16" if setting != "fp32" else None,
         "load_s": round(load_s, 3),
         "peak_rss_after_load_mb": round(rss_after_load, 1),
     }
@@ -142,18 +133,7 @@ def main():
     elif args.bf16_setting != "best":
         out = {"mode": "bf16", **run_one(args, args.bf16_setting)}
     else:
-        # Each setting in a fresh process, so that its peak RSS is its own.
-        results = {}
-        for setting in BF16_SETTINGS:
-            cmd = [sys.executable, os.path.abspath(__file__), *sys.argv[1:], "--bf16-setting", setting]
-            if "--json" not in cmd:
-                cmd.append("--json")
-            log(f"--- subprocess: {setting}")
-            proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-            if proc.returncode != 0:
-                log(f"setting {setting} failed (rc {proc.returncode})")
-                continue
-            results[setting] = json.loads(proc.stdout)
+        results = {k: v for k, v in run_bf16_settings(__file__).items() if "error" not in v}
         if not results:
             raise SystemExit("all bf16 settings failed")
         best = max(results, key=lambda k: results[k]["items_per_s"])

@@ -44,6 +44,43 @@ def log(*a):
     print("[peer]", *a, file=sys.stderr, flush=True)
 
 
+def torch_setting(torch, setting: str, threads: int, header: str):
+    """Applies a precision setting (fp32, or one of BF16_SETTINGS) and the thread count; logs them.
+    Returns (amp, weight_dtype): amp() is the autocast context the setting runs under."""
+    import contextlib
+
+    torch.set_num_threads(threads)
+    use_autocast = setting != "fp32"
+    weight_dtype = torch.bfloat16 if setting == "autocast_bf16_weights" else torch.float32
+
+    def amp():
+        return torch.autocast("cpu", dtype=torch.bfloat16) if use_autocast else contextlib.nullcontext()
+
+    log(f"{header} setting={setting} threads={threads} torch={torch.__version__} "
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    if setting == "fp32" and "OPENBLAS_CORETYPE" not in os.environ:
+        log("warning: OPENBLAS_CORETYPE is not set; Debian's OpenBLAS may fall back to slow generic kernels")
+    return amp, weight_dtype
+
+
+def run_bf16_settings(script: str) -> dict:
+    """Runs `script` (with this process's arguments) once per bf16 setting, each in a fresh process so
+    that its peak RSS is its own. Returns setting -> its JSON result, or {"error": ...} when it failed."""
+    results = {}
+    for setting in BF16_SETTINGS:
+        cmd = [sys.executable, os.path.abspath(script), *sys.argv[1:], "--bf16-setting", setting]
+        if "--json" not in cmd:
+            cmd.append("--json")
+        log(f"--- subprocess: {setting}")
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            log(f"setting {setting} failed (rc {proc.returncode})")
+            results[setting] = {"setting": setting, "error": f"rc {proc.returncode}"}
+            continue
+        results[setting] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return results
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="HF BLOOM directory (config.json + model.safetensors)")
@@ -87,24 +124,12 @@ def run_one(args, setting: str) -> dict:
     # Thread env must be set before torch (and its BLAS/OpenMP) is loaded.
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
-    import contextlib
-
     import torch
 
     sys.path.insert(0, HERE)
     from bloom_torch import BloomForCausalLM
 
-    torch.set_num_threads(args.threads)
-    use_autocast = setting != "fp32"
-    weight_dtype = torch.bfloat16 if setting == "autocast_bf16_weights" else torch.float32
-
-    def amp():
-        return torch.autocast("cpu", dtype=torch.bfloat16) if use_autocast else contextlib.nullcontext()
-
-    log(f"setting={setting} threads={args.threads} torch={torch.__version__} "
-        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
-    if setting == "fp32" and "OPENBLAS_CORETYPE" not in os.environ:
-        log("warning: OPENBLAS_CORETYPE is not set; Debian's OpenBLAS may fall back to slow generic kernels")
+    amp, weight_dtype = torch_setting(torch, setting, args.threads, "inference")
 
     t0 = time.perf_counter()
     model = BloomForCausalLM.from_pretrained(args.model, dtype=weight_dtype)
@@ -118,7 +143,7 @@ def run_one(args, setting: str) -> dict:
     res: dict = {
         "setting": setting,
         "weights_dtype": str(weight_dtype).replace("torch.", ""),
-        "autocast": "bfloat16" if use_autocast else None,
+        "autocast": "bfloat16" if setting != "fp32" else None,
         "load_s": round(load_s, 3),
         "peak_rss_after_load_mb": round(rss_after_load, 1),
         "n_params": n_params,
@@ -294,19 +319,7 @@ def main():
         out = {"mode": "bf16", "model": os.path.abspath(args.model)}
         out.update(run_one(args, args.bf16_setting))
     else:
-        # Each setting in a fresh process, so that its peak RSS is its own.
-        results = {}
-        for setting in BF16_SETTINGS:
-            cmd = [sys.executable, os.path.abspath(__file__), *sys.argv[1:], "--bf16-setting", setting]
-            if "--json" not in cmd:
-                cmd.append("--json")
-            log(f"--- subprocess: {setting}")
-            proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-            if proc.returncode != 0:
-                log(f"setting {setting} failed (rc {proc.returncode})")
-                results[setting] = {"setting": setting, "error": f"rc {proc.returncode}"}
-                continue
-            results[setting] = json.loads(proc.stdout)
+        results = run_bf16_settings(__file__)
         ok = {k: v for k, v in results.items() if "error" not in v}
         if not ok:
             raise SystemExit("all bf16 settings failed")

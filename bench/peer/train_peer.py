@@ -34,14 +34,13 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # keep bench/peer free of __pycache__
 sys.path.insert(0, HERE)
-from run_peer import BF16_SETTINGS, environment_info, median, rss_mb  # noqa: E402
+from run_peer import BF16_SETTINGS, environment_info, median, rss_mb, run_bf16_settings, torch_setting  # noqa: E402
 
 
 def log(*a):
@@ -74,7 +73,6 @@ def run_one(args, setting: str) -> dict:
     # Thread env must be set before torch (and its BLAS/OpenMP) is loaded.
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
-    import contextlib
 
     import torch
     import torch.nn as nn
@@ -82,18 +80,8 @@ def run_one(args, setting: str) -> dict:
 
     from bloom_torch import BloomForCausalLM
 
-    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    use_autocast = setting != "fp32"
-    weight_dtype = torch.bfloat16 if setting == "autocast_bf16_weights" else torch.float32
-
-    def amp():
-        return torch.autocast("cpu", dtype=torch.bfloat16) if use_autocast else contextlib.nullcontext()
-
-    log(f"method={args.method} setting={setting} threads={args.threads} torch={torch.__version__} "
-        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
-    if setting == "fp32" and "OPENBLAS_CORETYPE" not in os.environ:
-        log("warning: OPENBLAS_CORETYPE is not set; Debian's OpenBLAS may fall back to slow generic kernels")
+    amp, weight_dtype = torch_setting(torch, setting, args.threads, f"method={args.method}")
 
     t0 = time.perf_counter()
     model = BloomForCausalLM.from_pretrained(args.model, dtype=weight_dtype)
@@ -180,7 +168,7 @@ def run_one(args, setting: str) -> dict:
         "method": args.method,
         "setting": setting,
         "weights_dtype": str(weight_dtype).replace("torch.", ""),
-        "autocast": "bfloat16" if use_autocast else None,
+        "autocast": "bfloat16" if setting != "fp32" else None,
         "batch": B, "seq": T, "tokens": B * T,
         "virtual_tokens": args.virtual_tokens if args.method == "prompt" else 0,
         "lora": {"r": args.lora_r, "alpha": args.lora_alpha, "target_modules": ["query_key_value"]} if args.method == "lora" else None,
@@ -207,19 +195,7 @@ def main():
     elif args.bf16_setting != "best":
         out = {**head, **run_one(args, args.bf16_setting)}
     else:
-        # Each setting in a fresh process, so that its peak RSS is its own.
-        results = {}
-        for setting in BF16_SETTINGS:
-            cmd = [sys.executable, os.path.abspath(__file__), *sys.argv[1:], "--bf16-setting", setting]
-            if "--json" not in cmd:
-                cmd.append("--json")
-            log(f"--- subprocess: {setting}")
-            proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-            if proc.returncode != 0:
-                log(f"setting {setting} failed (rc {proc.returncode})")
-                results[setting] = {"setting": setting, "error": f"rc {proc.returncode}"}
-                continue
-            results[setting] = json.loads(proc.stdout.strip().splitlines()[-1])
+        results = run_bf16_settings(__file__)
         ok = {k: v for k, v in results.items() if "error" not in v}
         if not ok:
             raise SystemExit("all bf16 settings failed")
