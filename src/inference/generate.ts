@@ -1,6 +1,7 @@
 import { InvalidInputError } from '../errors.js';
 import type { CausalLM } from '../models/causal-lm.js';
 import { gatherRows, leftPad } from './batch.js';
+import { type LogitsProcessing, processLogits, processesLogits, validateLogitsProcessing } from './logits-processors.js';
 import { type DecodingStrategy, SeededRandom, argmax, sampleToken, validateStrategy } from './sampling.js';
 
 export interface StopSequences {
@@ -12,11 +13,18 @@ export interface StopSequences {
 export interface GenerationOptions {
   readonly maxNewTokens: number;
   readonly strategy: DecodingStrategy;
+  /** Repetition penalty, no-repeat n-grams and minimum new tokens, applied before the strategy's warpers. */
+  readonly processing?: LogitsProcessing;
   /** Ends a row when produced; defaults to the config's eos_token_id. `null` never ends early. */
   readonly eosTokenId?: number | null;
   readonly stop?: StopSequences;
-  /** Keep each step's logits `[batch, vocab]` (tests compare them with Hugging Face's scores). */
+  /** Keep each step's raw logits `[batch, vocab]` (tests compare them with Hugging Face's model output). */
   readonly keepStepLogits?: boolean;
+  /**
+   * Keep each step's scores `[batch, vocab]` after the logits processors and before temperature, top-k and
+   * top-p: Hugging Face's `scores` for greedy decoding. Rows already finished hold their raw logits.
+   */
+  readonly keepStepScores?: boolean;
   /** Called after every step with the token chosen for each row (−1 for a finished row). */
   readonly onStep?: (step: number, tokens: readonly number[]) => void;
 }
@@ -25,7 +33,11 @@ export type FinishReason = 'eos' | 'stop' | 'length';
 
 export interface GeneratedRow {
   readonly newTokens: number[];
-  /** Log-probability of each new token under the model (log-softmax of the raw logits). */
+  /**
+   * Log-probability of each new token under the model: the log-softmax of the raw logits, before the
+   * logits processors (repetition penalty, n-gram bans, minimum new tokens) and before temperature,
+   * top-k and top-p, so it measures the model and not the decoding settings.
+   */
   readonly logProbs: number[];
   finishReason: FinishReason;
 }
@@ -33,6 +45,7 @@ export interface GeneratedRow {
 export interface GenerationResult {
   readonly rows: GeneratedRow[];
   readonly stepLogits?: Float32Array[];
+  readonly stepScores?: Float32Array[];
   readonly prefillMs: number;
   readonly decodeMs: number;
 }
@@ -40,24 +53,30 @@ export interface GenerationResult {
 /**
  * Generates continuations for a batch of prompts with a KV cache: one forward over the left-padded
  * prompts, then one position per step. Rows are independent; a finished row is fed padding until the
- * whole batch is done.
+ * whole batch is done. Each step follows Hugging Face's `generate`: logits processors, then the strategy.
  */
 export function generate(model: CausalLM, prompts: readonly (readonly number[])[], options: GenerationOptions): GenerationResult {
   const { config } = model;
   const { maxNewTokens, strategy } = options;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new InvalidInputError('maxNewTokens', `must be a positive integer, got ${maxNewTokens}`);
   validateStrategy(strategy);
+  const processing = options.processing ?? {};
+  validateLogitsProcessing(processing);
   const eos = options.eosTokenId === undefined ? config.eosTokenId : options.eosTokenId;
   const pad = config.padTokenId ?? config.eosTokenId ?? 0;
   const padded = leftPad(prompts, pad);
   const { batch, length } = padded;
   const vocab = config.vocabSize;
   const random = strategy.kind === 'sample' ? new SeededRandom(strategy.seed) : undefined;
+  const processed = processesLogits(processing, eos);
+  // Each row as Hugging Face's input_ids hold it, padding included: the processors read it.
+  const sequences = Array.from({ length: batch }, (_, b) => Array.from(padded.ids.subarray(b * length, (b + 1) * length)));
 
   const cache = model.createCache(batch, length + maxNewTokens);
   const rows: GeneratedRow[] = Array.from({ length: batch }, () => ({ newTokens: [], logProbs: [], finishReason: 'length' as FinishReason }));
   const finished = new Array<boolean>(batch).fill(false);
   const stepLogits: Float32Array[] | undefined = options.keepStepLogits ? [] : undefined;
+  const stepScores: Float32Array[] | undefined = options.keepStepScores ? [] : undefined;
   let mask = padded.mask;
   let ids = padded.ids;
 
@@ -70,11 +89,18 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
     const logits = model.logits(gatherRows(hidden, config.hiddenSize, lastPositions), batch);
     if (step === 0) prefillMs = performance.now() - started;
     stepLogits?.push(logits);
+    const scores = processed ? Float32Array.from(logits) : logits;
+    if (processed) {
+      for (let b = 0; b < batch; b++) {
+        if (!finished[b]) processLogits(scores.subarray(b * vocab, (b + 1) * vocab), sequences[b], step, eos, processing);
+      }
+    }
+    stepScores?.push(scores);
 
     const chosen = Array.from({ length: batch }, (_, b) => {
       if (finished[b]) return -1;
       const offset = b * vocab;
-      return strategy.kind === 'greedy' ? argmax(logits, offset, vocab) : sampleToken(logits, offset, vocab, strategy, random!);
+      return strategy.kind === 'greedy' ? argmax(scores, offset, vocab) : sampleToken(scores, offset, vocab, strategy, random!);
     });
     // One backend call scores every row's choice (a threaded log-softmax over the whole vocabulary).
     const { logProbs } = model.backend.tokenLogProbs(logits, vocab, Int32Array.from(chosen, (token) => Math.max(token, 0)));
@@ -83,6 +109,7 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
       if (token < 0) continue;
       const row = rows[b];
       row.newTokens.push(token);
+      sequences[b].push(token);
       row.logProbs.push(logProbs[b]);
       if (eos !== null && eos !== undefined && token === eos) {
         finished[b] = true;
@@ -98,7 +125,7 @@ export function generate(model: CausalLM, prompts: readonly (readonly number[])[
     ids = Int32Array.from(chosen, (token) => (token < 0 ? pad : token));
     mask = appendRealColumn(mask, batch);
   }
-  return { rows, stepLogits, prefillMs, decodeMs: performance.now() - started - prefillMs };
+  return { rows, stepLogits, stepScores, prefillMs, decodeMs: performance.now() - started - prefillMs };
 }
 
 /** The mask `[batch, n]` widened to `[batch, n + 1]` with the new column real (1) in every row. */

@@ -5,13 +5,20 @@ export type DecodingStrategy =
   | { readonly kind: 'greedy' }
   | { readonly kind: 'sample'; readonly temperature: number; readonly topK: number; readonly topP: number; readonly seed: number };
 
-export function validateStrategy(strategy: DecodingStrategy): void {
+type SamplingSettings = Omit<Extract<DecodingStrategy, { kind: 'sample' }>, 'kind'>;
+
+/** The name to give each setting in errors: the library's option names, or a command's flags. */
+export type StrategyNames = Record<keyof SamplingSettings, string>;
+
+const OPTION_NAMES: StrategyNames = { temperature: 'temperature', topK: 'topK', topP: 'topP', seed: 'seed' };
+
+export function validateStrategy(strategy: DecodingStrategy, names: StrategyNames = OPTION_NAMES): void {
   if (strategy.kind === 'greedy') return;
   const { temperature, topK, topP, seed } = strategy;
-  if (!(temperature > 0) || !Number.isFinite(temperature)) throw new InvalidInputError('temperature', `must be a positive number, got ${temperature}`);
-  if (!Number.isInteger(topK) || topK < 0) throw new InvalidInputError('topK', `must be a non-negative integer (0 turns it off), got ${topK}`);
-  if (!(topP > 0 && topP <= 1)) throw new InvalidInputError('topP', `must be in (0, 1], got ${topP}`);
-  if (!Number.isSafeInteger(seed)) throw new InvalidInputError('seed', `must be an integer, got ${seed}`);
+  if (!(temperature > 0) || !Number.isFinite(temperature)) throw new InvalidInputError(names.temperature, `must be a positive number, got ${temperature}`);
+  if (!Number.isInteger(topK) || topK < 0) throw new InvalidInputError(names.topK, `must be a non-negative integer (0 turns it off), got ${topK}`);
+  if (!(topP > 0 && topP <= 1)) throw new InvalidInputError(names.topP, `must be in (0, 1], got ${topP}`);
+  if (!Number.isSafeInteger(seed)) throw new InvalidInputError(names.seed, `must be an integer, got ${seed}`);
 }
 
 /** A small seeded generator (xoshiro128**), so a seed reproduces the same samples on every machine. */
@@ -55,7 +62,10 @@ export function argmax(logits: Float32Array, offset = 0, length = logits.length)
   return best - offset;
 }
 
-/** Draws a token from one row of logits with temperature, top-k and top-p (nucleus) filtering. */
+/**
+ * Draws a token from one row of scores with temperature, top-k and top-p (nucleus) filtering, the warpers
+ * Hugging Face applies after its logits processors; tokens a processor banned (−∞) have weight 0.
+ */
 export function sampleToken(logits: Float32Array, offset: number, vocab: number, strategy: Extract<DecodingStrategy, { kind: 'sample' }>, random: SeededRandom): number {
   const { temperature, topK, topP } = strategy;
   const row = logits.subarray(offset, offset + vocab);
@@ -85,9 +95,13 @@ export function sampleToken(logits: Float32Array, offset: number, vocab: number,
   let total = 0;
   for (const id of candidates) total += weight(row[id]);
   let r = random.next() * total;
+  let lastPossible = candidates[0];
   for (const id of candidates) {
-    r -= weight(row[id]);
+    const w = weight(row[id]);
+    if (w > 0) lastPossible = id;
+    r -= w;
     if (r < 0) return id;
   }
-  return candidates[keep - 1];
+  // Rounding left a sliver of r: take the last candidate that can be drawn, never a banned (−∞) token.
+  return lastPossible;
 }

@@ -70,3 +70,33 @@ test('bad requests throw InvalidInputError naming the field', () => {
   check(() => generate(model, [prompt], { maxNewTokens: 2, strategy: { ...sampling, temperature: 0 } }), 'temperature');
   check(() => generate(model, [prompt], { maxNewTokens: 2, strategy: { ...sampling, topP: 1.5 } }), 'topP');
 });
+
+test('sampling draws only tokens the logits processors allow', () => {
+  const row = generate(model, [prompt], { maxNewTokens: 20, strategy: { ...sampling, topK: 0, topP: 1, temperature: 5 }, processing: { noRepeatNgramSize: 1 } }).rows[0];
+  // With 1-grams banned, no token of the prompt or of the earlier output comes again.
+  const seen = new Set(prompt);
+  for (const token of row.newTokens) {
+    assert.ok(!seen.has(token), `token ${token} repeated`);
+    seen.add(token);
+  }
+  const banned = Float32Array.from([5, -Infinity, 4, -Infinity]);
+  const random = new SeededRandom(3);
+  for (let i = 0; i < 2000; i++) assert.ok([0, 2].includes(sampleToken(banned, 0, 4, { kind: 'sample', temperature: 100, topK: 0, topP: 1, seed: 3 }, random)));
+});
+
+test('log-probs are the model\'s own, before the logits processors', () => {
+  const result = generate(model, [prompt], { maxNewTokens: 4, strategy: { kind: 'greedy' }, processing: { repetitionPenalty: 1.5, noRepeatNgramSize: 2 }, keepStepLogits: true, keepStepScores: true });
+  const row = result.rows[0];
+  row.newTokens.forEach((token, step) => {
+    const logits = result.stepLogits![step];
+    const max = Math.max(...logits);
+    const logSumExp = max + Math.log(logits.reduce((sum, l) => sum + Math.exp(l - max), 0));
+    assert.ok(Math.abs(row.logProbs[step] - (logits[token] - logSumExp)) < 1e-4, `step ${step}`);
+    assert.notDeepEqual(result.stepScores![step], logits, `step ${step}: the processors changed the scores`);
+  });
+  const check = (processing: object, field: string) =>
+    assert.throws(() => generate(model, [prompt], { maxNewTokens: 2, strategy: { kind: 'greedy' }, processing }), (e: unknown) => InvalidInputError.isInstance(e) && e.field === field);
+  check({ repetitionPenalty: -1 }, 'repetitionPenalty');
+  check({ noRepeatNgramSize: -2 }, 'noRepeatNgramSize');
+  check({ minNewTokens: 0.5 }, 'minNewTokens');
+});
