@@ -63,7 +63,12 @@ export function planTasks(config: TrainConfig, options: TaskRunOptions = {}): Ta
     const summaryPath = join(taskDir, SUMMARY_FILE);
     const adapterDir = join(taskDir, 'adapter');
     if (existsSync(summaryPath)) {
-      const written = JSON.parse(readFileSync(summaryPath, 'utf8')) as Record<string, unknown>;
+      let written: Record<string, unknown>;
+      try {
+        written = JSON.parse(readFileSync(summaryPath, 'utf8')) as Record<string, unknown>;
+      } catch (cause) {
+        throw new InvalidInputError('output_dir', `${summaryPath} is unreadable (${(cause as Error).message}); use --fresh to train again, or another output_dir`);
+      }
       if (typeof written.config !== 'object' || written.config === null) {
         throw new InvalidInputError('output_dir', `${summaryPath} was written by an older tuneloop, which did not record its configuration; use --fresh to train again, or another output_dir`);
       }

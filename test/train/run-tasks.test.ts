@@ -110,3 +110,13 @@ test('an unfinished run resumes from its checkpoint: with another rank it is ref
   assert.match(longer.stderr, /task language: 4 steps \(resumed at 2\)/);
   assert.deepEqual(logSteps('language'), [1, 2, 3, 4]);
 });
+
+test('a summary from an older tuneloop, without a configuration record, is refused with the way out', () => {
+  const summaryPath = join(runs, 'language', 'training_summary.json');
+  writeFileSync(summaryPath, JSON.stringify({ task: 'language', steps: 4, resumedFrom: 2, finalLoss: 1.5, tokens: 100 }));
+  const result = train('--set', 'method.r=8', '--set', 'training.max_steps=4');
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /language\/training_summary\.json was written by an older tuneloop, which did not record its configuration; use --fresh to train again/);
+  writeFileSync(summaryPath, '{"task": "lang');
+  assert.match(train('--set', 'method.r=8', '--set', 'training.max_steps=4').stderr, /training_summary\.json is unreadable \(.*\); use --fresh/);
+});
