@@ -199,3 +199,16 @@ test('rewinding the log keeps the records up to a step and drops a line cut shor
   rewindLog(path, 0);
   assert.equal(readFileSync(path, 'utf8'), '');
 });
+
+test('a run resumed from the checkpoint of the step that stopped it early stays stopped', () => {
+  const dir = join(scratch, 'stopped');
+  // A large learning rate on one pattern overfits at once: the held-out loss rises and patience 1 ends the run.
+  const run = () =>
+    train(loraRun(dir, 4, { trainBatches: patternBatches(1, 7), validationBatches: patternBatches(2, 99), epochs: 20, maxSteps: undefined, adamw: { lr: 0.3 }, evalEvery: 1, earlyStoppingPatience: 1, checkpointEvery: 1 }).options);
+  const first = run();
+  assert.ok(first.stoppedEarly && first.steps < 20, `stopped early at ${first.steps}`);
+  const again = run();
+  assert.equal(again.resumedFrom, first.steps);
+  assert.equal(again.steps, first.steps);
+  assert.ok(again.stoppedEarly);
+});
