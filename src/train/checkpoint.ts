@@ -4,6 +4,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { InvalidInputError } from '../errors.js';
 import { SafetensorsFile, writeSafetensors } from '../formats/safetensors.js';
 import type { AdamWState } from './optimizer.js';
+import type { RunRecord } from './run-record.js';
 
 /** Everything besides tensors that a resumed run needs to continue exactly where it stopped. */
 export interface TrainerState {
@@ -15,10 +16,31 @@ export interface TrainerState {
   readonly bestStep: number | null;
   /** Evaluations since the best one, for early stopping. */
   readonly evaluationsWithoutImprovement: number;
-  /** A fingerprint of the run's configuration: resuming under another configuration is refused. */
-  readonly configFingerprint: string;
+  /** The last step's training loss (null before the first step), so a run resumed at its end still reports it. */
+  readonly lastLoss: number | null;
+  /** Tokens trained on since step 0, across resumes. */
+  readonly tokens: number;
+  /** The run's configuration: resuming under another one is refused, naming the fields that changed. */
+  readonly config: RunRecord;
 }
 
+/** trainer_state.json as written: snake_case, with a format tag so an older layout is recognised and refused. */
+interface TrainerStateJson {
+  readonly format: typeof STATE_FORMAT;
+  readonly version: typeof STATE_VERSION;
+  readonly step: number;
+  readonly micro_batches: number;
+  readonly best_validation_loss: number | null;
+  readonly best_step: number | null;
+  readonly evaluations_without_improvement: number;
+  readonly last_loss: number | null;
+  readonly tokens: number;
+  readonly optimizer_step: number;
+  readonly config: RunRecord;
+}
+
+const STATE_FORMAT = 'tuneloop-trainer-state';
+const STATE_VERSION = 2;
 const PARAMETERS_FILE = 'parameters.safetensors';
 const OPTIMIZER_FILE = 'optimizer.safetensors';
 const STATE_FILE = 'trainer_state.json';
@@ -39,7 +61,20 @@ export function saveCheckpoint(dir: string, parameters: ReadonlyMap<string, Floa
     moments.set(`${name}.exp_avg_sq`, asTensor(v));
   }
   writeSafetensors(join(staging, OPTIMIZER_FILE), moments);
-  writeFileSync(join(staging, STATE_FILE), `${JSON.stringify({ ...state, optimizer_step: optimizer.step }, null, 2)}\n`);
+  const json: TrainerStateJson = {
+    format: STATE_FORMAT,
+    version: STATE_VERSION,
+    step: state.step,
+    micro_batches: state.microBatches,
+    best_validation_loss: state.bestValidationLoss,
+    best_step: state.bestStep,
+    evaluations_without_improvement: state.evaluationsWithoutImprovement,
+    last_loss: state.lastLoss,
+    tokens: state.tokens,
+    optimizer_step: optimizer.step,
+    config: state.config,
+  };
+  writeFileSync(join(staging, STATE_FILE), `${JSON.stringify(json, null, 2)}\n`);
   rmSync(dir, { recursive: true, force: true });
   renameSync(staging, dir);
 }
@@ -55,9 +90,42 @@ export function latestCheckpoint(root: string): string | undefined {
   return steps.length > 0 ? join(root, `step-${steps[0]}`) : undefined;
 }
 
-/** Restores parameters in place and returns the optimiser and trainer state. */
-export function loadCheckpoint(dir: string, parameters: ReadonlyMap<string, Float32Array>): { optimizer: AdamWState; state: TrainerState } {
-  const raw = JSON.parse(readFileSync(join(dir, STATE_FILE), 'utf8')) as TrainerState & { optimizer_step: number };
+/**
+ * A checkpoint's trainer state, read without touching its tensors so that a resume can refuse a checkpoint
+ * of another configuration first. A checkpoint from before tuneloop recorded its configuration is refused.
+ */
+export function readCheckpointState(dir: string): { state: TrainerState; optimizerStep: number } {
+  const path = join(dir, STATE_FILE);
+  let raw: Partial<TrainerStateJson>;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8')) as Partial<TrainerStateJson>;
+  } catch (cause) {
+    throw new InvalidInputError('output_dir', `checkpoint ${path} is unreadable (${(cause as Error).message}); train from the start (tuneloop train --fresh)`);
+  }
+  if (raw.format !== STATE_FORMAT || raw.version !== STATE_VERSION) {
+    throw new InvalidInputError(
+      'output_dir',
+      `checkpoint in ${dir} was written by an older tuneloop, which did not record its configuration; it cannot be resumed safely: train from the start (tuneloop train --fresh) or into another output_dir`,
+    );
+  }
+  const json = raw as TrainerStateJson;
+  return {
+    state: {
+      step: json.step,
+      microBatches: json.micro_batches,
+      bestValidationLoss: json.best_validation_loss,
+      bestStep: json.best_step,
+      evaluationsWithoutImprovement: json.evaluations_without_improvement,
+      lastLoss: json.last_loss,
+      tokens: json.tokens,
+      config: json.config,
+    },
+    optimizerStep: json.optimizer_step,
+  };
+}
+
+/** Restores parameters in place and returns the optimiser moments saved with them. */
+export function loadCheckpoint(dir: string, parameters: ReadonlyMap<string, Float32Array>): AdamWState['moments'] {
   const params = SafetensorsFile.open(join(dir, PARAMETERS_FILE));
   const moments = new Map<string, { m: Float32Array; v: Float32Array }>();
   const optimizer = SafetensorsFile.open(join(dir, OPTIMIZER_FILE));
@@ -73,5 +141,5 @@ export function loadCheckpoint(dir: string, parameters: ReadonlyMap<string, Floa
     params.close();
     optimizer.close();
   }
-  return { optimizer: { step: raw.optimizer_step, moments }, state: raw };
+  return moments;
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { FieldReader } from '../config/field-reader.js';
 import { InvalidInputError } from '../errors.js';
@@ -6,6 +7,8 @@ import { InvalidInputError } from '../errors.js';
 /**
  * `tuneloop train --config train.yaml`: one base model, one method, and one adapter per task.
  * Every field is checked here, and an error names it by its dotted path (`training.learning_rate`).
+ * Paths (model, output_dir, tasks[].train, tasks[].validation) are absolute: relative ones in the YAML
+ * file are resolved from the file's folder, those from `--set` or a parsed object from the current folder.
  */
 export interface TrainConfig {
   readonly model: string;
@@ -70,6 +73,8 @@ export interface TaskConfig {
 }
 
 type Json = Record<string, unknown>;
+
+const DEFAULT_OUTPUT_DIR = 'runs/train';
 
 /**
  * Default learning rates: prompt tuning and the few parameters of bias and LayerNorm tuning move
@@ -152,14 +157,15 @@ export function parseTrainConfig(raw: unknown, source = 'train config'): TrainCo
     if (!/^[A-Za-z0-9_.-]+$/.test(name)) task.fail('name', `"${name}" must use letters, digits, _ . - only (it names a directory)`);
     if (names.has(name)) task.fail('name', `"${name}" appears twice`);
     names.add(name);
-    return { name, train: task.nonEmptyString('train'), validation: task.optionalString('validation') };
+    const validation = task.optionalString('validation');
+    return { name, train: resolve(task.nonEmptyString('train')), validation: validation === null ? null : resolve(validation) };
   });
 
   return {
-    model: root.nonEmptyString('model'),
+    model: resolve(root.nonEmptyString('model')),
     dtype: root.choice('dtype', ['fp32', 'bf16'] as const, 'fp32'),
     backend: root.choice('backend', ['auto', 'native', 'typescript'] as const, 'auto'),
-    outputDir: root.nonEmptyString('output_dir', 'runs/train'),
+    outputDir: resolve(root.nonEmptyString('output_dir', DEFAULT_OUTPUT_DIR)),
     seed: root.number('seed', 42, { integer: true }),
     method,
     data,
@@ -176,8 +182,31 @@ export function readTrainConfig(path: string, overrides: readonly string[] = [])
   } catch (cause) {
     throw new InvalidInputError(path, `cannot read the YAML config: ${(cause as Error).message}`);
   }
+  resolvePathsFrom(raw, dirname(path));
   for (const override of overrides) applyOverride(raw as Json, override);
   return parseTrainConfig(raw, path);
+}
+
+/**
+ * Makes the file's relative paths (and the default output_dir) absolute from `dir`, the file's folder,
+ * before `--set` values, which are relative to the current folder, are applied. Values of the wrong
+ * type are left for parseTrainConfig to reject by name.
+ */
+function resolvePathsFrom(document: unknown, dir: string): void {
+  const isMapping = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+  const resolveField = (mapping: Json, field: string) => {
+    if (typeof mapping[field] === 'string' && mapping[field] !== '') mapping[field] = resolve(dir, mapping[field]);
+  };
+  if (!isMapping(document)) return;
+  document.output_dir ??= DEFAULT_OUTPUT_DIR;
+  resolveField(document, 'model');
+  resolveField(document, 'output_dir');
+  if (!Array.isArray(document.tasks)) return;
+  for (const task of document.tasks as unknown[]) {
+    if (!isMapping(task)) continue;
+    resolveField(task, 'train');
+    resolveField(task, 'validation');
+  }
 }
 
 /** `training.learning_rate=3e-4` sets that field; the value is parsed as YAML (numbers, booleans, lists). */

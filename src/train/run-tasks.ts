@@ -1,5 +1,6 @@
-import { renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { InvalidInputError } from '../errors.js';
 import { SeededRandom } from '../inference/sampling.js';
 import type { BloomModel } from '../models/bloom/model.js';
 import { baseModelRecordFile } from '../peft/base-model-record.js';
@@ -8,13 +9,15 @@ import { createPromptTuningAdapter } from '../peft/prompt-tuning/model.js';
 import { SelectiveTuning } from '../peft/selective/model.js';
 import type { BloomTokenizer } from '../tokenizer/tokenizer.js';
 import type { Trainables, TrainingBatch } from './bloom-backward.js';
+import { latestCheckpoint, readCheckpointState } from './checkpoint.js';
 import type { TaskConfig, TrainConfig } from './config.js';
 import { bucketedBatches, packedBatches } from './data/batching.js';
 import { loadRecords } from './data/records.js';
 import { splitTrainValidation } from './data/split.js';
 import { formatRecord } from './data/templates.js';
 import { type TokenizedExample, type TruncationWarning, tokenizeExample } from './data/tokenize.js';
-import { type StepEvent, type TrainingSummary, train } from './trainer.js';
+import { FREE_ON_RESUME, FREE_WHEN_FINISHED, type RunRecord, configFields, recordDifferences, taskRecord } from './run-record.js';
+import { type StepEvent, type TrainingSummary, summaryFromJson, summaryJson, train } from './trainer.js';
 
 export interface TaskRunHooks {
   readonly onTruncate?: (warning: TruncationWarning) => void;
@@ -26,6 +29,65 @@ export interface TaskResult {
   readonly task: string;
   readonly adapterDir: string;
   readonly summary: TrainingSummary;
+  /** The task's output already held this run, finished: nothing was trained or written. */
+  readonly alreadyFinished: boolean;
+}
+
+export interface TaskRunOptions {
+  /** Discard what earlier runs left in each task's directory (checkpoints, log, summary, adapter) and train from step 0. */
+  readonly fresh?: boolean;
+}
+
+/** What a run of the config will do with one task, decided from its output directory alone. */
+export type TaskPlan =
+  | { readonly kind: 'finished'; readonly result: TaskResult }
+  | { readonly kind: 'train'; readonly task: TaskConfig; readonly position: number; readonly record: RunRecord; readonly resumeFrom: number | null };
+
+const SUMMARY_FILE = 'training_summary.json';
+/** What tuneloop writes in a task's directory, and what --fresh removes (nothing else there is touched). */
+const TASK_OUTPUTS = ['adapter', 'checkpoints', 'best', 'train_log.jsonl', SUMMARY_FILE];
+
+const taskDirOf = (config: TrainConfig, task: TaskConfig) => join(config.outputDir, task.name);
+
+/**
+ * For each task: finished already (its summary records the same configuration and its adapter is
+ * there), or to train, from its newest checkpoint when there is one. A task whose directory holds a
+ * run of another configuration, finished or not, is refused with every field that differs, before
+ * any model is loaded or any task trained; `fresh` trains every task from step 0 instead.
+ */
+export function planTasks(config: TrainConfig, options: TaskRunOptions = {}): TaskPlan[] {
+  return config.tasks.map((task, position) => {
+    const record = taskRecord(config, task, position);
+    if (options.fresh) return { kind: 'train', task, position, record, resumeFrom: null };
+    const taskDir = taskDirOf(config, task);
+    const summaryPath = join(taskDir, SUMMARY_FILE);
+    const adapterDir = join(taskDir, 'adapter');
+    if (existsSync(summaryPath)) {
+      let written: Record<string, unknown>;
+      try {
+        written = JSON.parse(readFileSync(summaryPath, 'utf8')) as Record<string, unknown>;
+      } catch (cause) {
+        throw new InvalidInputError('output_dir', `${summaryPath} is unreadable (${(cause as Error).message}); use --fresh to train again, or another output_dir`);
+      }
+      if (typeof written.config !== 'object' || written.config === null) {
+        throw new InvalidInputError('output_dir', `${summaryPath} was written by an older tuneloop, which did not record its configuration; use --fresh to train again, or another output_dir`);
+      }
+      const changes = recordDifferences(written.config as RunRecord, record, FREE_WHEN_FINISHED);
+      if (changes.length > 0) {
+        throw new InvalidInputError('output_dir', `${taskDir} holds a run finished with another configuration: ${changes.join('; ')}; use --fresh to discard it and train again, or another output_dir`);
+      }
+      // A finished run whose adapter was removed resumes from its checkpoint and writes the adapter again.
+      if (existsSync(adapterDir)) return { kind: 'finished', result: { task: task.name, adapterDir, summary: summaryFromJson(written), alreadyFinished: true } };
+    }
+    const checkpoint = latestCheckpoint(join(taskDir, 'checkpoints'));
+    if (checkpoint === undefined) return { kind: 'train', task, position, record, resumeFrom: null };
+    const saved = readCheckpointState(checkpoint).state;
+    const changes = recordDifferences(configFields(saved.config), record, FREE_ON_RESUME);
+    if (changes.length > 0) {
+      throw new InvalidInputError('output_dir', `checkpoint in ${checkpoint} was written by a run with another configuration: ${changes.join('; ')}; use --fresh to discard it and train from the start, or another output_dir`);
+    }
+    return { kind: 'train', task, position, record, resumeFrom: saved.step };
+  });
 }
 
 async function tokenizedExamples(file: string, tokenizer: BloomTokenizer, config: TrainConfig, hooks: TaskRunHooks): Promise<TokenizedExample[]> {
@@ -82,15 +144,21 @@ function createTrainables(model: BloomModel, config: TrainConfig, tokenizer: Blo
  * Selectively tuned tensors are saved (LN tuning in peft's format) and then restored, so the next task
  * starts from the same base.
  */
-export async function trainTasks(model: BloomModel, tokenizer: BloomTokenizer, config: TrainConfig, hooks: TaskRunHooks = {}): Promise<TaskResult[]> {
+export async function trainTasks(model: BloomModel, tokenizer: BloomTokenizer, config: TrainConfig, hooks: TaskRunHooks = {}, options: TaskRunOptions = {}): Promise<TaskResult[]> {
   const results: TaskResult[] = [];
-  for (const [index, task] of config.tasks.entries()) {
-    results.push(await trainTask(model, tokenizer, config, task, config.seed + index, hooks));
+  for (const plan of planTasks(config, options)) {
+    if (plan.kind === 'finished') {
+      results.push(plan.result);
+      continue;
+    }
+    const taskDir = taskDirOf(config, plan.task);
+    if (options.fresh) for (const name of TASK_OUTPUTS) rmSync(join(taskDir, name), { recursive: true, force: true });
+    results.push(await trainTask(model, tokenizer, config, plan.task, config.seed + plan.position, plan.record, hooks));
   }
   return results;
 }
 
-async function trainTask(model: BloomModel, tokenizer: BloomTokenizer, config: TrainConfig, task: TaskConfig, seed: number, hooks: TaskRunHooks): Promise<TaskResult> {
+async function trainTask(model: BloomModel, tokenizer: BloomTokenizer, config: TrainConfig, task: TaskConfig, seed: number, record: RunRecord, hooks: TaskRunHooks): Promise<TaskResult> {
   const all = await tokenizedExamples(task.train, tokenizer, config, hooks);
   const split = task.validation
     ? { train: all, validation: await tokenizedExamples(task.validation, tokenizer, config, hooks) }
@@ -105,7 +173,7 @@ async function trainTask(model: BloomModel, tokenizer: BloomTokenizer, config: T
     steps: Math.min(config.training.maxSteps ?? Infinity, stepsPerEpoch * config.training.epochs),
   });
 
-  const taskDir = join(config.outputDir, task.name);
+  const taskDir = taskDirOf(config, task);
   const t = config.training;
   const summary = train({
     model,
@@ -124,21 +192,32 @@ async function trainTask(model: BloomModel, tokenizer: BloomTokenizer, config: T
     checkpointEvery: t.checkpointEvery ?? undefined,
     outputDir: taskDir,
     seed,
+    configRecord: record,
     onStep: (event) => hooks.onStep?.(task.name, event),
   });
 
   const adapterDir = join(taskDir, 'adapter');
   const baseName = config.model;
-  const record = baseModelRecordFile(model, baseName);
-  if (trainables.lora) trainables.lora.save(adapterDir, baseName, record);
-  else if (trainables.prompt) trainables.prompt.save(adapterDir, { name: baseName, numLayers: model.config.numLayers, numHeads: model.config.numHeads }, record);
+  const baseModelFile = baseModelRecordFile(model, baseName);
+  if (trainables.lora) trainables.lora.save(adapterDir, baseName, baseModelFile);
+  else if (trainables.prompt) trainables.prompt.save(adapterDir, { name: baseName, numLayers: model.config.numLayers, numHeads: model.config.numHeads }, baseModelFile);
   else if (trainables.selective) {
     // The tuned tensors are saved, then the base restored so the next task starts from it.
-    trainables.selective.save(adapterDir, baseName, record);
+    trainables.selective.save(adapterDir, baseName, baseModelFile);
     trainables.selective.restore();
   }
-  const summaryPath = join(taskDir, 'training_summary.json');
-  writeFileSync(`${summaryPath}.tmp`, `${JSON.stringify({ task: task.name, method: config.method.type, base_model: config.model, train_examples: split.train.length, validation_examples: split.validation.length, ...summary }, null, 2)}\n`);
+  // Written last, after the adapter: its presence with this configuration marks the task finished.
+  const summaryPath = join(taskDir, SUMMARY_FILE);
+  const written = {
+    task: task.name,
+    method: config.method.type,
+    base_model: config.model,
+    train_examples: split.train.length,
+    validation_examples: split.validation.length,
+    ...summaryJson(summary),
+    config: record,
+  };
+  writeFileSync(`${summaryPath}.tmp`, `${JSON.stringify(written, null, 2)}\n`);
   renameSync(`${summaryPath}.tmp`, summaryPath);
-  return { task: task.name, adapterDir, summary };
+  return { task: task.name, adapterDir, summary, alreadyFinished: false };
 }

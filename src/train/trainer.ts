@@ -1,12 +1,13 @@
-import { appendFileSync, mkdirSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { InvalidInputError } from '../errors.js';
 import { SeededRandom } from '../inference/sampling.js';
 import type { BloomModel } from '../models/bloom/model.js';
 import { type StepResult, type Trainables, type TrainingBatch, forwardBackward } from './bloom-backward.js';
-import { type TrainerState, latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { type TrainerState, latestCheckpoint, loadCheckpoint, readCheckpointState, saveCheckpoint } from './checkpoint.js';
 import { ADAMW_DEFAULTS, AdamW, type AdamWOptions, clipGradNorm } from './optimizer.js';
+import { FREE_ON_RESUME, type RunRecord, recordDifferences } from './run-record.js';
 import { type ScheduleKind, learningRate } from './schedule.js';
 import { trainableParameters } from './trainable-parameters.js';
 import { asTrainingBackend } from '../engine/training-backend.js';
@@ -35,6 +36,11 @@ export interface TrainerOptions {
   readonly seed: number;
   /** Continue from the newest checkpoint in outputDir when there is one (default true). */
   readonly resume?: boolean;
+  /**
+   * The caller's configuration (see run-record.ts), saved in every checkpoint: a resume under another
+   * one is refused naming the fields that changed. The loop adds its own settings as `trainer.*` fields.
+   */
+  readonly configRecord?: RunRecord;
   readonly onStep?: (event: StepEvent) => void;
 }
 
@@ -51,12 +57,67 @@ export interface StepEvent {
 export interface TrainingSummary {
   readonly steps: number;
   readonly resumedFrom: number | null;
-  readonly finalLoss: number;
+  /** The last step's training loss. */
+  readonly finalLoss: number | null;
   readonly bestValidationLoss: number | null;
   readonly bestStep: number | null;
   readonly stoppedEarly: boolean;
+  /** Wall time of the invocation that finished the run. */
   readonly seconds: number;
+  /** Tokens trained on since step 0, across resumes. */
   readonly tokens: number;
+}
+
+/** The summary as the files tuneloop writes hold it (snake_case keys). */
+export function summaryJson(summary: TrainingSummary): Record<string, number | boolean | null> {
+  return {
+    steps: summary.steps,
+    resumed_from: summary.resumedFrom,
+    final_loss: summary.finalLoss,
+    best_validation_loss: summary.bestValidationLoss,
+    best_step: summary.bestStep,
+    stopped_early: summary.stoppedEarly,
+    seconds: summary.seconds,
+    tokens: summary.tokens,
+  };
+}
+
+/** Reads back what summaryJson wrote. */
+export function summaryFromJson(json: Record<string, unknown>): TrainingSummary {
+  return {
+    steps: json.steps as number,
+    resumedFrom: json.resumed_from as number | null,
+    finalLoss: json.final_loss as number | null,
+    bestValidationLoss: json.best_validation_loss as number | null,
+    bestStep: json.best_step as number | null,
+    stoppedEarly: json.stopped_early as boolean,
+    seconds: json.seconds as number,
+    tokens: json.tokens as number,
+  };
+}
+
+/**
+ * Cuts the JSONL log back to the records of steps up to `step`, the step the run continues from (0 for
+ * a fresh start), so that steps a killed run logged after its last checkpoint are not logged twice. A
+ * line cut short by the kill ends the part that can be trusted. The file is replaced atomically.
+ */
+export function rewindLog(logPath: string, step: number): void {
+  if (!existsSync(logPath)) return;
+  const lines = readFileSync(logPath, 'utf8').split('\n').filter((line) => line !== '');
+  const kept: string[] = [];
+  for (const line of lines) {
+    let record: { step?: unknown };
+    try {
+      record = JSON.parse(line) as { step?: unknown };
+    } catch {
+      break;
+    }
+    if (typeof record.step === 'number' && record.step > step) break;
+    kept.push(line);
+  }
+  if (kept.length === lines.length) return;
+  writeFileSync(`${logPath}.tmp`, kept.map((line) => `${line}\n`).join(''));
+  renameSync(`${logPath}.tmp`, logPath);
 }
 
 /** The order of an epoch's batches: a seeded Fisher-Yates shuffle, the same on every run. */
@@ -88,34 +149,51 @@ export function train(options: TrainerOptions): TrainingSummary {
   const schedule = { kind: options.schedule?.kind ?? 'linear', baseLr: adamw.lr, warmupSteps: options.schedule?.warmupSteps ?? 0, totalSteps };
   const parameters = trainableParameters(trainables);
   const optimizer = new AdamW(backend, parameters, adamw);
-  const fingerprint = createHash('sha256')
-    .update(JSON.stringify({ params: [...parameters].map(([n, p]) => [n, p.length]), seed, accumulation, totalSteps, adamw, schedule, batches: trainBatches.length }))
-    .digest('hex')
-    .slice(0, 16);
+  const record: RunRecord = {
+    ...options.configRecord,
+    'trainer.trainable_parameters': createHash('sha256')
+      .update(JSON.stringify([...parameters].map(([name, p]) => [name, p.length])))
+      .digest('hex')
+      .slice(0, 16),
+    'trainer.train_batches': trainBatches.length,
+    'trainer.seed': seed,
+    'trainer.gradient_accumulation': accumulation,
+    'trainer.max_grad_norm': options.maxGradNorm ?? null,
+    'trainer.lr': adamw.lr,
+    'trainer.beta1': adamw.beta1,
+    'trainer.beta2': adamw.beta2,
+    'trainer.eps': adamw.eps,
+    'trainer.weight_decay': adamw.weightDecay,
+    'trainer.schedule': schedule.kind,
+    'trainer.warmup_steps': schedule.warmupSteps,
+  };
 
   mkdirSync(outputDir, { recursive: true });
   const checkpointRoot = join(outputDir, 'checkpoints');
   const logPath = join(outputDir, 'train_log.jsonl');
-  const log = (record: Record<string, unknown>) => appendFileSync(logPath, `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+  const log = (entry: Record<string, unknown>) => appendFileSync(logPath, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
 
-  let state: TrainerState = { step: 0, microBatches: 0, bestValidationLoss: null, bestStep: null, evaluationsWithoutImprovement: 0, configFingerprint: fingerprint };
+  let state: TrainerState = { step: 0, microBatches: 0, bestValidationLoss: null, bestStep: null, evaluationsWithoutImprovement: 0, lastLoss: null, tokens: 0, config: record };
   let resumedFrom: number | null = null;
   const resumeDir = options.resume === false ? undefined : latestCheckpoint(checkpointRoot);
   if (resumeDir) {
-    const restored = loadCheckpoint(resumeDir, parameters);
-    if (restored.state.configFingerprint !== fingerprint) {
-      throw new InvalidInputError('resume', `${resumeDir} was written by a run with another configuration; use a new output directory or remove it`);
+    // The configuration is compared before any tensor is read: a changed rank would otherwise surface as a size mismatch.
+    const saved = readCheckpointState(resumeDir);
+    const changes = recordDifferences(saved.state.config, record, FREE_ON_RESUME);
+    if (changes.length > 0) {
+      throw new InvalidInputError('output_dir', `checkpoint in ${resumeDir} was written by a run with another configuration: ${changes.join('; ')}`);
     }
-    optimizer.restore(restored.optimizer);
+    optimizer.restore({ step: saved.optimizerStep, moments: loadCheckpoint(resumeDir, parameters) });
     trainables.selective?.sync();
-    state = restored.state;
+    state = { ...saved.state, config: record };
     resumedFrom = state.step;
-    log({ event: 'resume', step: state.step, checkpoint: resumeDir });
   }
+  rewindLog(logPath, state.step);
+  if (resumedFrom !== null) log({ event: 'resume', step: state.step, checkpoint: resumeDir });
   const started = performance.now();
-  let tokens = 0;
-  let lastLoss = NaN;
-  let stoppedEarly = false;
+  const patienceSpent = () => options.earlyStoppingPatience !== undefined && state.evaluationsWithoutImprovement >= options.earlyStoppingPatience;
+  // A checkpoint saved at the step that stopped the run early resumes as stopped.
+  let stoppedEarly = patienceSpent();
   const validate = (): number => {
     let lossSum = 0;
     let counted = 0;
@@ -127,7 +205,7 @@ export function train(options: TrainerOptions): TrainingSummary {
     return lossSum / counted;
   };
 
-  while (state.step < totalSteps) {
+  while (!stoppedEarly && state.step < totalSteps) {
     const grads = new Map<string, Float32Array>();
     let lossSum = 0;
     let counted = 0;
@@ -158,9 +236,8 @@ export function train(options: TrainerOptions): TrainingSummary {
     const lr = learningRate(schedule, state.step);
     optimizer.update(grads, lr);
     trainables.selective?.sync();
-    state = { ...state, step: state.step + 1 };
-    lastLoss = lossSum / counted;
-    tokens += stepTokens;
+    const loss = lossSum / counted;
+    state = { ...state, step: state.step + 1, lastLoss: loss, tokens: state.tokens + stepTokens };
     const tokensPerSecond = (stepTokens / (performance.now() - stepStarted)) * 1000;
 
     let validationLoss: number | undefined;
@@ -173,15 +250,15 @@ export function train(options: TrainerOptions): TrainingSummary {
         state = { ...state, evaluationsWithoutImprovement: state.evaluationsWithoutImprovement + 1 };
       }
     }
-    log({ event: 'step', step: state.step, loss: lastLoss, lr, grad_norm: gradNorm, tokens_per_second: tokensPerSecond, ...(validationLoss !== undefined ? { validation_loss: validationLoss } : {}) });
-    options.onStep?.({ step: state.step, totalSteps, loss: lastLoss, lr, gradNorm, tokensPerSecond, validationLoss });
+    log({ event: 'step', step: state.step, loss, lr, grad_norm: gradNorm, tokens_per_second: tokensPerSecond, ...(validationLoss !== undefined ? { validation_loss: validationLoss } : {}) });
+    options.onStep?.({ step: state.step, totalSteps, loss, lr, gradNorm, tokensPerSecond, validationLoss });
     if (options.checkpointEvery && state.step % options.checkpointEvery === 0) {
       saveCheckpoint(join(checkpointRoot, `step-${state.step}`), parameters, optimizer.state(), state);
       // Keep only the newest checkpoint besides `best`: resume needs no more.
       const previous = state.step - options.checkpointEvery;
       if (previous > 0) rmSync(join(checkpointRoot, `step-${previous}`), { recursive: true, force: true });
     }
-    if (options.earlyStoppingPatience !== undefined && state.evaluationsWithoutImprovement >= options.earlyStoppingPatience) {
+    if (patienceSpent()) {
       stoppedEarly = true;
       log({ event: 'early_stop', step: state.step, best_step: state.bestStep });
       break;
@@ -196,13 +273,13 @@ export function train(options: TrainerOptions): TrainingSummary {
   const summary: TrainingSummary = {
     steps: state.step,
     resumedFrom,
-    finalLoss: lastLoss,
+    finalLoss: state.lastLoss,
     bestValidationLoss: state.bestValidationLoss,
     bestStep: state.bestStep,
     stoppedEarly,
     seconds: (performance.now() - started) / 1000,
-    tokens,
+    tokens: state.tokens,
   };
-  log({ event: 'end', ...summary });
+  log({ event: 'end', step: state.step, ...summaryJson(summary) });
   return summary;
 }

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, test } from 'node:test';
 import { InvalidInputError } from '../../src/errors.js';
-import { applyOverride, parseTrainConfig } from '../../src/train/config.js';
+import { applyOverride, parseTrainConfig, readTrainConfig } from '../../src/train/config.js';
+import { repoRoot } from '../helpers/paths.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'tuneloop-train-config-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
 
 const minimal = { model: 'models/demo', tasks: [{ name: 'arithmetic', train: 'a.jsonl' }] };
 
@@ -45,5 +52,31 @@ test('errors name the field by its path', () => {
   ];
   for (const [raw, pattern] of cases) {
     assert.throws(() => parseTrainConfig(raw, 'train.yaml'), (e: unknown) => InvalidInputError.isInstance(e) && pattern.test(e.message) && e.message.startsWith('train.yaml'), String(pattern));
+  }
+});
+
+test('relative paths in a YAML file resolve from its folder, those from --set from the current folder', () => {
+  const folder = join(scratch, 'project', 'configs');
+  mkdirSync(folder, { recursive: true });
+  const file = join(folder, 'train.yaml');
+  writeFileSync(file, ['model: ../models/demo', 'tasks:', '  - {name: a, train: data/a.jsonl, validation: /abs/a.valid.jsonl}'].join('\n'));
+  const config = readTrainConfig(file);
+  assert.equal(config.model, join(scratch, 'project', 'models', 'demo'));
+  assert.equal(config.tasks[0].train, join(folder, 'data', 'a.jsonl'));
+  assert.equal(config.tasks[0].validation, '/abs/a.valid.jsonl');
+  assert.equal(config.outputDir, join(folder, 'runs', 'train'), 'the default output_dir is beside the file too');
+
+  const overridden = readTrainConfig(file, ['output_dir=runs/x', 'tasks=[{name: b, train: b.jsonl}]']);
+  assert.equal(overridden.outputDir, resolve('runs/x'));
+  assert.equal(overridden.tasks[0].train, resolve('b.jsonl'));
+  assert.equal(overridden.model, join(scratch, 'project', 'models', 'demo'));
+});
+
+test('configs/tutor.yaml names the shipped data and demo model wherever it is run from', () => {
+  const config = readTrainConfig(join(repoRoot, 'configs', 'tutor.yaml'));
+  assert.equal(config.model, join(repoRoot, 'models', 'demo'));
+  assert.equal(config.outputDir, join(repoRoot, 'runs', 'tutor'));
+  for (const task of config.tasks) {
+    for (const file of [task.train, task.validation ?? '']) assert.ok(existsSync(file), file);
   }
 });

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../../errors.js';
 import { readTrainConfig } from '../../train/config.js';
-import { trainTasks } from '../../train/run-tasks.js';
+import { type TaskResult, planTasks, trainTasks } from '../../train/run-tasks.js';
 import { loadBaseModelForCli, loadTokenizerForCli } from '../model-options.js';
 import { ProgressBar, note } from '../progress.js';
 
@@ -10,7 +10,7 @@ export const TRAIN_HELP = `tuneloop train: fine-tune adapters, one per task, on 
 Usage:
   tuneloop train --config train.yaml [--set field.path=value ...]
 
-The YAML config (every field but model and tasks has a default):
+The YAML config (every field but model and tasks has a default; its relative paths are relative to its folder, --set's to the current one):
   model: models/demo            # Hugging Face BLOOM directory with tokenizer.json
   dtype: fp32                   # fp32 | bf16 (frozen weights in bf16; trained tensors stay fp32)
   output_dir: runs/tutor        # one folder per task: adapter/, checkpoints/, train_log.jsonl
@@ -51,44 +51,67 @@ The YAML config (every field but model and tasks has a default):
 Options:
   --config FILE      the YAML config
   --set PATH=VALUE   override a field, e.g. --set training.epochs=1 --set method.r=16
+  --fresh            discard what earlier runs left in each task's folder and train from step 0
   --backend auto|native|typescript
 
 Writes, per task, OUTPUT_DIR/TASK/adapter (peft's adapter_config.json and adapter_model.safetensors
 for lora, qlora, prompt tuning and layernorm; selective_tuning.json and tuned_tensors.safetensors for
 bias and selective, which peft has no method for), training_summary.json and train_log.jsonl. Running the same command again
-resumes each task from its newest checkpoint.`;
+resumes each task from its newest checkpoint and leaves finished tasks as they are; a folder holding a run of another
+configuration is refused, naming each changed field (epochs, max_steps, eval_every, early_stopping_patience,
+checkpoint_every and gradient_checkpointing may change on resume).`;
 
 export async function runTrain(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string' }, set: { type: 'string', multiple: true }, backend: { type: 'string' } },
+    options: { config: { type: 'string' }, set: { type: 'string', multiple: true }, backend: { type: 'string' }, fresh: { type: 'boolean', default: false } },
     strict: true,
   });
   if (!values.config) throw new InvalidInputError('--config', 'is required: a YAML training config (see tuneloop train --help)');
   const config = readTrainConfig(values.config, values.set ?? []);
-  const tokenizer = await loadTokenizerForCli(config.model, 'training data is text');
-  // QLoRA: the frozen block linears are quantised to NF4 as they are read; compute runs in `dtype`.
-  const quantization = config.method.type === 'qlora' ? { quantization: 'nf4' as const, doubleQuant: config.method.doubleQuant } : {};
-  const model = await loadBaseModelForCli({ model: config.model, dtype: config.dtype, backend: values.backend ?? config.backend }, quantization);
-  let bar: ProgressBar | undefined;
-  const results = await trainTasks(model, tokenizer, config, {
-    onTruncate: (w) => note(`warning: ${w.location.file}:${w.location.line ?? '?'} is ${w.originalLength} tokens; cut to ${w.maxLength}`),
-    onTaskStart: (task, info) => {
-      note(`task ${task}: ${info.trainExamples} training and ${info.validationExamples} validation examples, ${info.steps} steps`);
-      bar?.finish();
-      bar = new ProgressBar(`training ${task}`, info.steps);
-    },
-    onStep: (_, event) => {
-      bar?.update(event.step, `loss ${event.loss.toFixed(4)}  ${event.tokensPerSecond.toFixed(0)} tok/s${event.validationLoss !== undefined ? `  valid ${event.validationLoss.toFixed(4)}` : ''}`);
-    },
-  });
-  bar?.finish();
+  const options = { fresh: values.fresh };
+  // Decided from the output directories before anything loads: a rerun of a finished config ends here,
+  // and a task holding another configuration's run is refused before any task trains.
+  const plans = planTasks(config, options);
+  let results: TaskResult[];
+  if (plans.every((plan) => plan.kind === 'finished')) {
+    results = plans.map((plan) => plan.result);
+  } else {
+    const tokenizer = await loadTokenizerForCli(config.model, 'training data is text');
+    // QLoRA: the frozen block linears are quantised to NF4 as they are read; compute runs in `dtype`.
+    const quantization = config.method.type === 'qlora' ? { quantization: 'nf4' as const, doubleQuant: config.method.doubleQuant } : {};
+    const model = await loadBaseModelForCli({ model: config.model, dtype: config.dtype, backend: values.backend ?? config.backend }, quantization);
+    let bar: ProgressBar | undefined;
+    results = await trainTasks(
+      model,
+      tokenizer,
+      config,
+      {
+        onTruncate: (w) => note(`warning: ${w.location.file}:${w.location.line ?? '?'} is ${w.originalLength} tokens; cut to ${w.maxLength}`),
+        onTaskStart: (task, info) => {
+          note(`task ${task}: ${info.trainExamples} training and ${info.validationExamples} validation examples, ${info.steps} steps`);
+          bar?.finish();
+          bar = new ProgressBar(`training ${task}`, info.steps);
+        },
+        onStep: (_, event) => {
+          bar?.update(event.step, `loss ${event.loss.toFixed(4)}  ${event.tokensPerSecond.toFixed(0)} tok/s${event.validationLoss !== undefined ? `  valid ${event.validationLoss.toFixed(4)}` : ''}`);
+        },
+      },
+      options,
+    );
+    bar?.finish();
+  }
   for (const result of results) {
     const s = result.summary;
-    note(
-      `task ${result.task}: ${s.steps} steps${s.resumedFrom !== null ? ` (resumed at ${s.resumedFrom})` : ''}, final loss ${s.finalLoss.toFixed(4)}` +
-        `${s.bestValidationLoss !== null ? `, best validation loss ${s.bestValidationLoss.toFixed(4)} at step ${s.bestStep}` : ''}${s.stoppedEarly ? ', stopped early' : ''}`,
-    );
+    const loss = `final loss ${s.finalLoss === null ? 'none' : s.finalLoss.toFixed(4)}`;
+    if (result.alreadyFinished) {
+      note(`task ${result.task}: already finished at step ${s.steps} (${loss}, adapter ${result.adapterDir}); nothing to do; use --fresh to train again`);
+    } else {
+      note(
+        `task ${result.task}: ${s.steps} steps${s.resumedFrom !== null ? ` (resumed at ${s.resumedFrom})` : ''}, ${loss}` +
+          `${s.bestValidationLoss !== null ? `, best validation loss ${s.bestValidationLoss.toFixed(4)} at step ${s.bestStep}` : ''}${s.stoppedEarly ? ', stopped early' : ''}`,
+      );
+    }
     process.stdout.write(`${result.adapterDir}\n`);
   }
 }
