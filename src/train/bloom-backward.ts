@@ -79,6 +79,17 @@ interface LoraTape {
   /** Which inputs dropout kept, scaled by 1/(1-p); absent without dropout. */
   readonly keep?: Float32Array;
   readonly down: Float32Array;
+  /** DoRA only: what the magnitude's and the input's gradients need. */
+  readonly dora?: DoraTape;
+}
+
+interface DoraTape {
+  /** m/‖W + s·B·A‖ per output row, `[out]`. */
+  readonly rowScale: Float32Array;
+  /** ‖W + s·B·A‖ per output row, `[out]` (a constant to autograd, as peft detaches it). */
+  readonly norms: Float32Array;
+  /** The adapted layer's output before scaling, x̃·Wᵀ + s·x̃·Aᵀ·Bᵀ, `[rows, out]`. */
+  readonly adapted: Float32Array;
 }
 
 /**
@@ -162,7 +173,7 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
     const linear = (module: BlockLinearName, params: LinearParams, x: Float32Array) => {
       const y = backend.linear(x, rows, params.weight, params.bias);
       const lora = trainables.lora?.layer(layer, module);
-      if (lora) loraTapes[module] = loraForward(backend, lora, x, rows, y, random ? { p: loraDropout, random } : undefined);
+      if (lora) loraTapes[module] = loraForward(backend, lora, params, x, rows, y, random ? { p: loraDropout, random } : undefined);
       return y;
     };
     const attentionInput = backend.layerNorm(input, w.inputLayernorm.weight, w.inputLayernorm.bias, eps);
@@ -224,12 +235,15 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
     function linearBackward(module: BlockLinearName, params: LinearParams, x: Float32Array, dy: Float32Array): Float32Array;
     function linearBackward(module: BlockLinearName, params: LinearParams, x: Float32Array, dy: Float32Array, needInput: boolean): Float32Array | undefined;
     function linearBackward(module: BlockLinearName, params: LinearParams, x: Float32Array, dy: Float32Array, needInput = true) {
-      const dx = needInput ? backend.linearBackwardInput(dy, rows, params.weight) : undefined;
+      const lora = trainables.lora?.layer(layer, module);
+      const loraTape = lora ? tape.lora[module]! : undefined;
+      // DoRA without dropout scales the whole base output per row, so dy reaches W scaled by the same factor.
+      const dyThroughWeight = loraTape?.dora && !loraTape.keep ? scaleColumns(dy, loraTape.dora.rowScale) : dy;
+      const dx = needInput ? backend.linearBackwardInput(dyThroughWeight, rows, params.weight) : undefined;
       const path = modulePath(layer, module);
       if (selective?.has(`${path}.bias`)) accumulate(`${path}.bias`, backend.sumRows(dy, rows, params.bias.length));
       if (selective?.has(`${path}.weight`)) accumulate(`${path}.weight`, backend.matmul(dy, x, params.weight.outFeatures, rows, params.weight.inFeatures, { transposeA: true }));
-      const lora = trainables.lora?.layer(layer, module);
-      if (lora) loraBackward(backend, lora, tape.lora[module]!, dy, rows, dx, accumulate, `base_model.model.${path}`);
+      if (lora) loraBackward(backend, lora, params, loraTape!, dy, rows, dx, accumulate, `base_model.model.${path}`);
       return dx;
     }
     // MLP: output = dense_4h_to_h(gelu(dense_h_to_4h(LN2(afterAttention)))) + afterAttention.
@@ -283,10 +297,15 @@ function lowestTrainedLayer(trainables: Trainables): number {
 /**
  * y += s·(dropout(x)·Aᵀ)·Bᵀ, as peft's LoRA layer in training mode (inverted dropout: kept inputs scaled
  * by 1/(1-p)). Returns what the backward needs.
+ *
+ * DoRA (peft's DoraLinearLayer): with k = m/‖W + s·B·A‖_row and x̃ = dropout(x),
+ * y += (k − 1)⊙(x̃·Wᵀ) + k⊙s·(x̃·Aᵀ)·Bᵀ. Without dropout x̃·Wᵀ is y minus the bias, which peft reuses;
+ * with dropout it is recomputed from x̃.
  */
 function loraForward(
   backend: TrainingBackend,
   lora: LoraLayer,
+  params: LinearParams,
   x: Float32Array,
   rows: number,
   y: Float32Array,
@@ -307,25 +326,67 @@ function loraForward(
   }
   const down = backend.matmul(input, lora.a, rows, lora.inFeatures, lora.r, { transposeB: true });
   const up = backend.matmul(down, lora.b, rows, lora.r, lora.outFeatures, { transposeB: true });
-  for (let i = 0; i < y.length; i++) y[i] += lora.scaling * up[i];
-  return { input, keep, down };
+  const { magnitude } = lora;
+  if (!magnitude) {
+    for (let i = 0; i < y.length; i++) y[i] += lora.scaling * up[i];
+    return { input, keep, down };
+  }
+  // Measured afresh on every forward: A and B change between steps, and the factor is a constant to the backward.
+  const norms = lora.weightRowNorms(backend, params.weight);
+  const rowScale = norms.map((norm, o) => magnitude[o] / norm);
+  const out = lora.outFeatures;
+  const baseOfInput = keep ? backend.linear(input, rows, params.weight, null) : undefined;
+  const adapted = new Float32Array(y.length);
+  for (let row = 0; row < rows; row++) {
+    for (let o = 0; o < out; o++) {
+      const i = row * out + o;
+      const base = baseOfInput ? baseOfInput[i] : y[i] - params.bias[o];
+      const update = lora.scaling * up[i];
+      adapted[i] = base + update;
+      y[i] += (rowScale[o] - 1) * base + rowScale[o] * update;
+    }
+  }
+  return { input, keep, down, dora: { rowScale, norms, adapted } };
+}
+
+/** dy `[rows, scale.length]` with each column multiplied by its scale, as a new array. */
+function scaleColumns(dy: Float32Array, scale: Float32Array): Float32Array {
+  const out = new Float32Array(dy.length);
+  for (let i = 0; i < dy.length; i++) out[i] = dy[i] * scale[i % scale.length];
+  return out;
 }
 
 /**
  * Gradients of y += s·(x̃·Aᵀ)·Bᵀ with x̃ = dropout(x): dB = s·dyᵀ·down, dA = (s·dy·B)ᵀ·x̃, and
  * dx += keep ⊙ ((s·dy·B)·A) (when dx is given).
+ *
+ * DoRA: the update's dy is k⊙dy; dm = Σ_rows dy ⊙ (x̃·Wᵀ + s·x̃·Aᵀ·Bᵀ)/‖W + s·B·A‖; and with dropout
+ * dx also gains keep ⊙ (((k − 1)⊙dy)·W) (without dropout the caller folded k into dy before W).
  */
 function loraBackward(
   backend: TrainingBackend,
   lora: LoraLayer,
+  params: LinearParams,
   tape: LoraTape,
-  dy: Float32Array,
+  dyOutput: Float32Array,
   rows: number,
   dx: Float32Array | undefined,
   accumulate: (name: string, grad: Float32Array) => void,
   prefix: string,
 ): void {
   const { r, inFeatures, outFeatures, scaling } = lora;
+  const { dora } = tape;
+  let dy = dyOutput;
+  if (dora) {
+    const sums = new Float64Array(outFeatures);
+    for (let i = 0; i < dy.length; i++) sums[i % outFeatures] += dy[i] * dora.adapted[i];
+    accumulate(`${prefix}.lora_magnitude_vector`, Float32Array.from(sums, (sum, o) => sum / dora.norms[o]));
+    if (dx && tape.keep) {
+      const dBase = backend.linearBackwardInput(scaleColumns(dy, dora.rowScale.map((k) => k - 1)), rows, params.weight);
+      for (let i = 0; i < dBase.length; i++) dx[i] += tape.keep[i] * dBase[i];
+    }
+    dy = scaleColumns(dy, dora.rowScale);
+  }
   const dB = backend.matmul(dy, tape.down, outFeatures, rows, r, { transposeA: true });
   for (let i = 0; i < dB.length; i++) dB[i] *= scaling;
   const dDown = backend.matmul(dy, lora.b, rows, outFeatures, r);

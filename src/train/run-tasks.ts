@@ -120,7 +120,7 @@ function createTrainables(model: BloomModel, config: TrainConfig, tokenizer: Blo
   switch (method.type) {
     case 'lora':
     case 'qlora':
-      return { lora: createLoraAdapter(model.config, { r: method.r, loraAlpha: method.loraAlpha, loraDropout: method.loraDropout, targetModules: method.targetModules, useRslora: method.useRslora }, 'default', next) };
+      return { lora: createLoraAdapter(model.config, { r: method.r, loraAlpha: method.loraAlpha, loraDropout: method.loraDropout, targetModules: method.targetModules, useRslora: method.useRslora, useDora: method.useDora }, 'default', next, model) };
     case 'prompt_tuning':
       return {
         prompt: createPromptTuningAdapter(

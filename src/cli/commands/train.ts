@@ -19,6 +19,7 @@ The YAML config (every field but model and tasks has a default; its relative pat
     type: lora                  # lora | qlora | prompt_tuning | bias | layernorm | selective
     r: 8                        # lora, qlora: rank, lora_alpha (default 2r), lora_dropout (0),
     target_modules: [query_key_value]   # also dense, dense_h_to_4h, dense_4h_to_h; use_rslora
+    # use_dora: true (lora, qlora): DoRA, a trained magnitude per output row, as peft's use_dora
     # qlora: the base's block linears quantised to 4-bit NF4 on load (double_quant: true), LoRA on top
     # prompt_tuning: num_virtual_tokens (20), init RANDOM|TEXT|SAMPLE_VOCAB, init_text
     # bias: every bias of the block linears (BitFit)

@@ -14,6 +14,8 @@ export interface LoraConfig {
   readonly targetModules: readonly string[] | string;
   /** rsLoRA: scale by alpha/√r instead of alpha/r. */
   readonly useRslora: boolean;
+  /** DoRA: a trained magnitude per output row rescales the adapted weight (absent means false). */
+  readonly useDora?: boolean;
 }
 
 export function loraScaling(config: LoraConfig): number {
@@ -39,6 +41,7 @@ export function parseLoraConfig(files: Pick<AdapterFiles, 'dir' | 'config'>): Lo
   const loraAlpha = configField(files, 'lora_alpha', isNonNegativeNumber, 'a non-negative number', 8);
   const loraDropout = configField(files, 'lora_dropout', (v): v is number => isNonNegativeNumber(v) && v < 1, 'a number in [0, 1)', 0);
   const useRslora = configField(files, 'use_rslora', isBoolean, 'true or false', false);
+  const useDora = configField(files, 'use_dora', isBoolean, 'true or false', false);
   const targets = files.config.target_modules ?? ['query_key_value'];
   if (!(typeof targets === 'string' || (Array.isArray(targets) && targets.length > 0 && targets.every((t) => typeof t === 'string')))) {
     throw new AdapterError(file, `must be a list of module names or a regular expression, got ${JSON.stringify(targets)}`, { field: 'target_modules' });
@@ -57,7 +60,7 @@ export function parseLoraConfig(files: Pick<AdapterFiles, 'dir' | 'config'>): Lo
     throw new AdapterError(file, `only "none" is supported, got ${JSON.stringify(files.config.bias)}`, { field: 'bias' });
   }
   if (files.config.fan_in_fan_out === true) throw new AdapterError(file, 'must be false for BLOOM (its linears are [out, in])', { field: 'fan_in_fan_out' });
-  return { r, loraAlpha, loraDropout, targetModules: targets as string[] | string, useRslora };
+  return { r, loraAlpha, loraDropout, targetModules: targets as string[] | string, useRslora, useDora };
 }
 
 /** adapter_config.json for a new LoRA adapter, with peft 0.7's field set. */
@@ -85,5 +88,6 @@ export function loraConfigJson(config: LoraConfig, baseModel: string): Record<st
     target_modules: config.targetModules,
     task_type: 'CAUSAL_LM',
     ...(config.useRslora ? { use_rslora: true } : {}),
+    ...(config.useDora ? { use_dora: true } : {}),
   };
 }

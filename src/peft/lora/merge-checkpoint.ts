@@ -14,7 +14,8 @@ const CARRIED_FILES = ['config.json', 'generation_config.json', 'tokenizer.json'
 
 /**
  * peft's merge_and_unload written to disk: a Hugging Face checkpoint whose targeted weights are
- * W + scaling·B·A (computed in float32 from the stored values, stored back in their own dtype), in one
+ * W + scaling·B·A, for DoRA rescaled per row to m/‖W + scaling·B·A‖ (computed in float32 from the
+ * stored values, stored back in their own dtype), in one
  * model.safetensors with `transformer.` names. Written to a staging directory and renamed into place.
  */
 export function mergeLoraIntoCheckpoint(modelDir: string, adapterDir: string, outDir: string): { mergedTensors: number } {
@@ -39,8 +40,7 @@ export function mergeLoraIntoCheckpoint(modelDir: string, adapterDir: string, ou
       }
       const merged = source.read(name, 'f32', entry.shape);
       const values = merged.data as Float32Array;
-      const delta = layer.delta();
-      for (let i = 0; i < values.length; i++) values[i] += delta[i];
+      layer.mergeInto(values);
       mergedTensors++;
       tensors.set(storedName, entry.dtype === 'bf16' ? { dtype: 'bf16', shape: entry.shape, data: f32ArrayToBf16(values) } : merged);
     }

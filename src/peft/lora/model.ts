@@ -17,7 +17,12 @@ const BLOCK_FIELD: Readonly<Record<BlockLinearName, keyof BloomBlockWeights>> = 
   dense_4h_to_h: 'dense4hToH',
 };
 
-const TENSOR_NAME = /^base_model\.model\.(?:transformer\.)?h\.(\d+)\.(?:self_attention|mlp)\.(query_key_value|dense|dense_h_to_4h|dense_4h_to_h)\.lora_([AB])\.weight$/;
+/**
+ * A saved LoRA tensor: lora_A / lora_B, or DoRA's magnitude. peft writes the magnitude as
+ * `lora_magnitude_vector` in every version (0.12+ hold it as `lora_magnitude_vector.<adapter>.weight`
+ * in memory and strip the `.weight` when saving); the in-memory spelling is accepted too.
+ */
+const TENSOR_NAME = /^base_model\.model\.(?:transformer\.)?h\.(\d+)\.(?:self_attention|mlp)\.(query_key_value|dense|dense_h_to_4h|dense_4h_to_h)\.(lora_A\.weight|lora_B\.weight|lora_magnitude_vector(?:\.weight)?)$/;
 
 function layerKey(layer: number, module: BlockLinearName): string {
   return `${layer}.${module}`;
@@ -50,6 +55,7 @@ export class LoraAdapter {
       const prefix = `base_model.model.${modulePath(Number(layer), module)}`;
       out.set(`${prefix}.lora_A.weight`, { dtype: 'f32', shape: [l.r, l.inFeatures], data: l.a });
       out.set(`${prefix}.lora_B.weight`, { dtype: 'f32', shape: [l.outFeatures, l.r], data: l.b });
+      if (l.magnitude) out.set(`${prefix}.lora_magnitude_vector`, { dtype: 'f32', shape: [l.outFeatures], data: l.magnitude });
     }
     return out;
   }
@@ -70,7 +76,7 @@ export function readLoraAdapter(dir: string, modelConfig: BloomConfig, name = 'd
   const config = parseLoraConfig(files);
   const scaling = loraScaling(config);
   const weightsPath = join(dir, ADAPTER_WEIGHTS_FILE);
-  const pairs = new Map<string, { a?: Tensor; b?: Tensor; layer: number; module: BlockLinearName }>();
+  const pairs = new Map<string, { a?: Tensor; b?: Tensor; magnitude?: Tensor; layer: number; module: BlockLinearName }>();
   for (const [tensorName, tensor] of files.tensors) {
     const match = TENSOR_NAME.exec(tensorName);
     if (!match) throw new AdapterError(weightsPath, 'is not a LoRA tensor of a BLOOM block linear', { tensor: tensorName });
@@ -79,9 +85,13 @@ export function readLoraAdapter(dir: string, modelConfig: BloomConfig, name = 'd
     if (layer >= modelConfig.numLayers) {
       throw new AdapterError(weightsPath, `layer ${layer} does not exist: the base model has ${modelConfig.numLayers} layers (adapter trained for another model?)`, { tensor: tensorName });
     }
+    const part = match[3] === 'lora_A.weight' ? 'A' : match[3] === 'lora_B.weight' ? 'B' : 'magnitude';
+    if (part === 'magnitude' && !config.useDora) {
+      throw new AdapterError(weightsPath, 'is a DoRA magnitude, but adapter_config.json does not set "use_dora": true', { tensor: tensorName });
+    }
     const shape = linearShape(modelConfig, module);
-    const expected = match[3] === 'A' ? [config.r, shape.in] : [shape.out, config.r];
-    if (tensor.shape.length !== 2 || tensor.shape[0] !== expected[0] || tensor.shape[1] !== expected[1]) {
+    const expected = part === 'A' ? [config.r, shape.in] : part === 'B' ? [shape.out, config.r] : [shape.out];
+    if (tensor.shape.length !== expected.length || tensor.shape.some((size, i) => size !== expected[i])) {
       throw new AdapterError(
         weightsPath,
         `shape [${tensor.shape.join(', ')}] does not fit the base model: expected [${expected.join(', ')}] for r=${config.r}, hidden ${modelConfig.hiddenSize} (adapter trained for another model?)`,
@@ -90,8 +100,12 @@ export function readLoraAdapter(dir: string, modelConfig: BloomConfig, name = 'd
     }
     const key = layerKey(layer, module);
     const pair = pairs.get(key) ?? { layer, module };
-    if (match[3] === 'A') pair.a = tensor;
-    else pair.b = tensor;
+    if (pair[part === 'A' ? 'a' : part === 'B' ? 'b' : 'magnitude']) {
+      throw new AdapterError(weightsPath, 'appears twice (as `lora_magnitude_vector` and `lora_magnitude_vector.weight`)', { tensor: tensorName });
+    }
+    if (part === 'A') pair.a = tensor;
+    else if (part === 'B') pair.b = tensor;
+    else pair.magnitude = tensor;
     pairs.set(key, pair);
   }
   if (pairs.size === 0) throw new AdapterError(weightsPath, 'holds no LoRA tensors');
@@ -101,20 +115,28 @@ export function readLoraAdapter(dir: string, modelConfig: BloomConfig, name = 'd
       const missing = `base_model.model.${modulePath(pair.layer, pair.module)}.lora_${pair.a ? 'B' : 'A'}.weight`;
       throw new AdapterError(weightsPath, 'is missing: LoRA needs both A and B', { tensor: missing });
     }
+    if (config.useDora && !pair.magnitude) {
+      const missing = `base_model.model.${modulePath(pair.layer, pair.module)}.lora_magnitude_vector`;
+      throw new AdapterError(weightsPath, 'is missing: adapter_config.json sets "use_dora": true, so every adapted layer needs its magnitude', { tensor: missing });
+    }
     const shape = linearShape(modelConfig, pair.module);
-    layers.set(key, new LoraLayer(config.r, shape.in, shape.out, pair.a.data as Float32Array, pair.b.data as Float32Array, scaling));
+    const magnitude = pair.magnitude?.data as Float32Array | undefined;
+    layers.set(key, new LoraLayer(config.r, shape.in, shape.out, pair.a.data as Float32Array, pair.b.data as Float32Array, scaling, magnitude));
   }
   return new LoraAdapter(name, config, layers, files.config);
 }
 
 /**
  * LoRA on a loaded BLOOM model: several adapters loaded at once, one active per call, merged into the
- * frozen weights (exactly, from the checkpoint's own values) and unmerged.
+ * frozen weights (exactly, from the checkpoint's own values) and unmerged. Adapters are frozen here
+ * (training goes through forwardBackward), so each DoRA layer's row norms are measured once.
  */
 export class LoraModel implements LinearAdapter {
   private readonly adapters = new Map<string, LoraAdapter>();
   private active: LoraAdapter | undefined;
   private merged: LoraAdapter | undefined;
+  /** DoRA's m/‖W + s·B·A‖_row per layer, against the unmerged weights. */
+  private readonly doraRowScales = new WeakMap<LoraLayer, Float32Array>();
 
   constructor(readonly model: BloomModel) {
     model.linearAdapter = this;
@@ -143,15 +165,28 @@ export class LoraModel implements LinearAdapter {
 
   apply(layer: number, module: BlockLinearName, x: Float32Array, rows: number, y: Float32Array): void {
     if (this.merged) return;
-    this.active?.layer(layer, module)?.apply(this.model.backend, x, rows, y);
+    const lora = this.active?.layer(layer, module);
+    if (!lora) return;
+    const { backend } = this.model;
+    if (!lora.magnitude) {
+      lora.apply(backend, x, rows, y);
+      return;
+    }
+    const params = this.model.weights.blocks[layer][BLOCK_FIELD[module]] as LinearParams;
+    let rowScale = this.doraRowScales.get(lora);
+    if (!rowScale) {
+      rowScale = lora.doraRowScale(backend, params.weight);
+      this.doraRowScales.set(lora, rowScale);
+    }
+    lora.applyDora(backend, x, rows, y, params.bias, rowScale);
   }
 
-  /** W += scaling·B·A for the active adapter, computed from the checkpoint's values. */
+  /** W += scaling·B·A (for DoRA then rescaled per row) for the active adapter, from the checkpoint's values. */
   merge(): void {
     const adapter = this.active;
     if (!adapter) throw new InvalidInputError('adapter', 'no active adapter to merge');
     if (this.merged) throw new InvalidInputError('adapter', `"${this.merged.name}" is already merged`);
-    this.replaceTargetWeights(adapter, (layer) => layer.delta());
+    this.replaceTargetWeights(adapter, (layer, values) => layer.mergeInto(values));
     this.merged = adapter;
   }
 
@@ -162,7 +197,7 @@ export class LoraModel implements LinearAdapter {
     this.merged = undefined;
   }
 
-  private replaceTargetWeights(adapter: LoraAdapter, delta: (layer: LoraLayer) => Float32Array | undefined): void {
+  private replaceTargetWeights(adapter: LoraAdapter, update: (layer: LoraLayer, values: Float32Array) => void): void {
     const { model } = this;
     if (!model.sourceDir) throw new InvalidInputError('model', 'was not loaded from a checkpoint directory, so its weights cannot be re-read for merging');
     const tensors = CheckpointTensors.open(model.sourceDir);
@@ -172,11 +207,7 @@ export class LoraModel implements LinearAdapter {
         const shape = linearShape(model.config, module);
         const name = `h.${index}.${module === 'query_key_value' || module === 'dense' ? 'self_attention' : 'mlp'}.${module}.weight`;
         const base = tensors.read(name, 'f32', [shape.out, shape.in]);
-        const update = delta(layer);
-        if (update) {
-          const values = base.data as Float32Array;
-          for (let i = 0; i < values.length; i++) values[i] += update[i];
-        }
+        update(layer, base.data as Float32Array);
         const params = model.weights.blocks[Number(index)][BLOCK_FIELD[module]] as LinearParams;
         params.weight = model.backend.prepareWeight(base, model.dtype);
       }
@@ -186,8 +217,13 @@ export class LoraModel implements LinearAdapter {
   }
 }
 
-/** A fresh LoRA adapter for `config`: A random (Kaiming-uniform as peft), B zero, so it starts as a no-op. */
-export function createLoraAdapter(modelConfig: BloomConfig, config: LoraConfig, name: string, random: () => number): LoraAdapter {
+/**
+ * A fresh LoRA adapter for `config`: A random (Kaiming-uniform as peft), B zero, so it starts as a no-op.
+ * DoRA's magnitude starts as the row norms of the frozen weight (of W + s·B·A with B zero, as peft), so
+ * `baseModel` is needed for `useDora`.
+ */
+export function createLoraAdapter(modelConfig: BloomConfig, config: LoraConfig, name: string, random: () => number, baseModel?: BloomModel): LoraAdapter {
+  if (config.useDora && !baseModel) throw new InvalidInputError('use_dora', 'a DoRA adapter starts from the base model\'s weight norms; pass the base model');
   const layers = new Map<string, LoraLayer>();
   const scaling = loraScaling(config);
   for (let layer = 0; layer < modelConfig.numLayers; layer++) {
@@ -197,7 +233,14 @@ export function createLoraAdapter(modelConfig: BloomConfig, config: LoraConfig, 
       // kaiming_uniform_(a=√5) on [r, in] gives bound = 1/√in.
       const bound = 1 / Math.sqrt(shape.in);
       const a = Float32Array.from({ length: config.r * shape.in }, () => (2 * random() - 1) * bound);
-      layers.set(layerKey(layer, module), new LoraLayer(config.r, shape.in, shape.out, a, new Float32Array(shape.out * config.r), scaling));
+      const lora = new LoraLayer(config.r, shape.in, shape.out, a, new Float32Array(shape.out * config.r), scaling);
+      if (!baseModel || !config.useDora) {
+        layers.set(layerKey(layer, module), lora);
+        continue;
+      }
+      const params = baseModel.weights.blocks[layer][BLOCK_FIELD[module]] as LinearParams;
+      const magnitude = lora.weightRowNorms(baseModel.backend, params.weight);
+      layers.set(layerKey(layer, module), new LoraLayer(config.r, shape.in, shape.out, a, lora.b, scaling, magnitude));
     }
   }
   if (layers.size === 0) throw new InvalidInputError('target_modules', `matches no linear layer of this BLOOM model (${BLOCK_LINEAR_NAMES.join(', ')})`);
