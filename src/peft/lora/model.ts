@@ -8,6 +8,7 @@ import type { BloomBlockWeights, LinearParams } from '../../models/bloom/weights
 import { ADAPTER_WEIGHTS_FILE, readAdapterFiles, writeAdapterFiles } from '../adapter-files.js';
 import { type LoraConfig, loraConfigJson, loraScaling, modulePath, parseLoraConfig, targetsModule, BLOCK_LINEAR_NAMES } from './config.js';
 import { LoraLayer } from './layer.js';
+import { ModuleReplacements, replacementTensorName, takeReplacements } from './modules-to-save.js';
 
 /** Where each block linear sits in BloomBlockWeights. */
 const BLOCK_FIELD: Readonly<Record<BlockLinearName, keyof BloomBlockWeights>> = {
@@ -36,6 +37,11 @@ export class LoraAdapter {
     readonly layers: ReadonlyMap<string, LoraLayer>,
     /** adapter_config.json as read (kept whole for a lossless round trip), when read from files. */
     readonly configJson?: Record<string, unknown>,
+    /**
+     * modules_to_save: full replacement tensors by checkpoint name (`lm_head.weight`,
+     * `transformer.h.0.input_layernorm.bias`); training updates their arrays in place.
+     */
+    readonly modulesToSave: ReadonlyMap<string, Tensor> = new Map(),
   ) {}
 
   layer(layer: number, module: BlockLinearName): LoraLayer | undefined {
@@ -51,6 +57,7 @@ export class LoraAdapter {
       out.set(`${prefix}.lora_A.weight`, { dtype: 'f32', shape: [l.r, l.inFeatures], data: l.a });
       out.set(`${prefix}.lora_B.weight`, { dtype: 'f32', shape: [l.outFeatures, l.r], data: l.b });
     }
+    for (const [name, tensor] of this.modulesToSave) out.set(replacementTensorName(name), tensor);
     return out;
   }
 
@@ -68,16 +75,24 @@ export function readLoraAdapter(dir: string, modelConfig: BloomConfig, name = 'd
     throw new AdapterError(join(dir, 'adapter_config.json'), `is a ${JSON.stringify(files.config.peft_type)} adapter, not LORA`, { field: 'peft_type' });
   }
   const config = parseLoraConfig(files);
+  if (config.useDora) {
+    throw new AdapterError(join(dir, 'adapter_config.json'), 'DoRA (use_dora, added in peft 0.9) is not implemented on this branch; loading it as plain LoRA would compute something else', { field: 'use_dora' });
+  }
   const scaling = loraScaling(config);
   const weightsPath = join(dir, ADAPTER_WEIGHTS_FILE);
+  const loraTensors = new Map(files.tensors);
+  const modulesToSave = takeReplacements(modelConfig, config.modulesToSave ?? [], loraTensors, dir, weightsPath);
   const pairs = new Map<string, { a?: Tensor; b?: Tensor; layer: number; module: BlockLinearName }>();
-  for (const [tensorName, tensor] of files.tensors) {
+  for (const [tensorName, tensor] of loraTensors) {
     const match = TENSOR_NAME.exec(tensorName);
     if (!match) throw new AdapterError(weightsPath, 'is not a LoRA tensor of a BLOOM block linear', { tensor: tensorName });
     const layer = Number(match[1]);
     const module = match[2] as BlockLinearName;
     if (layer >= modelConfig.numLayers) {
       throw new AdapterError(weightsPath, `layer ${layer} does not exist: the base model has ${modelConfig.numLayers} layers (adapter trained for another model?)`, { tensor: tensorName });
+    }
+    if (!targetsModule(config, layer, module)) {
+      throw new AdapterError(weightsPath, 'is a LoRA tensor of a module adapter_config.json does not target (target_modules, layers_to_transform, exclude_modules)', { tensor: tensorName });
     }
     const shape = linearShape(modelConfig, module);
     const expected = match[3] === 'A' ? [config.r, shape.in] : [shape.out, config.r];
@@ -104,7 +119,7 @@ export function readLoraAdapter(dir: string, modelConfig: BloomConfig, name = 'd
     const shape = linearShape(modelConfig, pair.module);
     layers.set(key, new LoraLayer(config.r, shape.in, shape.out, pair.a.data as Float32Array, pair.b.data as Float32Array, scaling));
   }
-  return new LoraAdapter(name, config, layers, files.config);
+  return new LoraAdapter(name, config, layers, files.config, modulesToSave);
 }
 
 /**
@@ -115,14 +130,19 @@ export class LoraModel implements LinearAdapter {
   private readonly adapters = new Map<string, LoraAdapter>();
   private active: LoraAdapter | undefined;
   private merged: LoraAdapter | undefined;
+  /** The active adapter's modules_to_save tensors, swapped into the model. */
+  private readonly replacements: ModuleReplacements;
 
   constructor(readonly model: BloomModel) {
     model.linearAdapter = this;
+    this.replacements = new ModuleReplacements(model);
   }
 
   add(adapter: LoraAdapter): void {
     this.adapters.set(adapter.name, adapter);
-    this.active ??= adapter;
+    if (this.active) return;
+    this.active = adapter;
+    this.replacements.apply(adapter.modulesToSave);
   }
 
   names(): string[] {
@@ -134,11 +154,13 @@ export class LoraModel implements LinearAdapter {
     if (this.merged) throw new InvalidInputError('adapter', `"${this.merged.name}" is merged into the weights; unmerge it before switching`);
     if (name === undefined) {
       this.active = undefined;
+      this.replacements.restore();
       return;
     }
     const adapter = this.adapters.get(name);
     if (!adapter) throw new InvalidInputError('adapter', `no adapter named "${name}" (loaded: ${this.names().join(', ') || 'none'})`);
     this.active = adapter;
+    this.replacements.apply(adapter.modulesToSave);
   }
 
   apply(layer: number, module: BlockLinearName, x: Float32Array, rows: number, y: Float32Array): void {
@@ -186,8 +208,14 @@ export class LoraModel implements LinearAdapter {
   }
 }
 
-/** A fresh LoRA adapter for `config`: A random (Kaiming-uniform as peft), B zero, so it starts as a no-op. */
-export function createLoraAdapter(modelConfig: BloomConfig, config: LoraConfig, name: string, random: () => number): LoraAdapter {
+/**
+ * A fresh LoRA adapter for `config`: A random (Kaiming-uniform as peft), B zero, so it starts as a no-op.
+ * With config.modulesToSave, `modulesToSave` holds their starting tensors (initialReplacements).
+ */
+export function createLoraAdapter(modelConfig: BloomConfig, config: LoraConfig, name: string, random: () => number, modulesToSave?: ReadonlyMap<string, Tensor>): LoraAdapter {
+  if (config.modulesToSave?.length && !modulesToSave) {
+    throw new InvalidInputError('modules_to_save', 'needs starting copies of the base tensors (initialReplacements(model, modules_to_save))');
+  }
   const layers = new Map<string, LoraLayer>();
   const scaling = loraScaling(config);
   for (let layer = 0; layer < modelConfig.numLayers; layer++) {
@@ -201,5 +229,5 @@ export function createLoraAdapter(modelConfig: BloomConfig, config: LoraConfig, 
     }
   }
   if (layers.size === 0) throw new InvalidInputError('target_modules', `matches no linear layer of this BLOOM model (${BLOCK_LINEAR_NAMES.join(', ')})`);
-  return new LoraAdapter(name, config, layers);
+  return new LoraAdapter(name, config, layers, undefined, modulesToSave);
 }
