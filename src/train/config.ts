@@ -34,6 +34,8 @@ export interface LoraMethodConfig {
   readonly loraDropout: number;
   readonly targetModules: readonly string[];
   readonly useRslora: boolean;
+  /** peft's modules_to_save: modules (lm_head, word_embeddings, LayerNorms) trained whole beside LoRA. */
+  readonly modulesToSave: readonly string[];
   /** QLoRA: double-quantise the NF4 block scales (bitsandbytes' bnb_4bit_use_double_quant). */
   readonly doubleQuant: boolean;
 }
@@ -85,7 +87,7 @@ export function parseTrainConfig(raw: unknown, source = 'train config'): TrainCo
   const type = m.choice('type', ['lora', 'qlora', 'prompt_tuning', 'bias', 'layernorm', 'selective'] as const, 'lora');
   let method: MethodConfig;
   if (type === 'lora' || type === 'qlora') {
-    m.rejectUnknown(['type', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'use_rslora', ...(type === 'qlora' ? ['double_quant'] : [])]);
+    m.rejectUnknown(['type', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'use_rslora', 'modules_to_save', ...(type === 'qlora' ? ['double_quant'] : [])]);
     const r = m.number('r', 8, { min: 1, integer: true });
     method = {
       type,
@@ -94,6 +96,7 @@ export function parseTrainConfig(raw: unknown, source = 'train config'): TrainCo
       loraDropout: m.number('lora_dropout', 0, { min: 0, max: 0.99 }),
       targetModules: m.stringList('target_modules', ['query_key_value']),
       useRslora: m.boolean('use_rslora', false),
+      modulesToSave: m.optionalStringList('modules_to_save') ?? [],
       doubleQuant: m.boolean('double_quant', true),
     };
   } else if (type === 'prompt_tuning') {

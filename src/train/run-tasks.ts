@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { SeededRandom } from '../inference/sampling.js';
 import type { BloomModel } from '../models/bloom/model.js';
 import { baseModelRecordFile } from '../peft/base-model-record.js';
+import { initialReplacements } from '../peft/lora/modules-to-save.js';
 import { createLoraAdapter } from '../peft/lora/model.js';
 import { createPromptTuningAdapter } from '../peft/prompt-tuning/model.js';
 import { SelectiveTuning } from '../peft/selective/model.js';
@@ -58,7 +59,11 @@ function createTrainables(model: BloomModel, config: TrainConfig, tokenizer: Blo
   switch (method.type) {
     case 'lora':
     case 'qlora':
-      return { lora: createLoraAdapter(model.config, { r: method.r, loraAlpha: method.loraAlpha, loraDropout: method.loraDropout, targetModules: method.targetModules, useRslora: method.useRslora }, 'default', next) };
+    {
+      const { r, loraAlpha, loraDropout, targetModules, useRslora, modulesToSave } = method;
+      const replacements = modulesToSave.length > 0 ? initialReplacements(model, modulesToSave) : undefined;
+      return { lora: createLoraAdapter(model.config, { r, loraAlpha, loraDropout, targetModules, useRslora, modulesToSave }, 'default', next, replacements) };
+    }
     case 'prompt_tuning':
       return {
         prompt: createPromptTuningAdapter(

@@ -285,3 +285,12 @@ test('modules_to_save naming a block linear, or nothing, or missing its tensors 
   // Without modules_to_save in the config, the replacement tensor is not a LoRA tensor: refused, not ignored.
   assert.throws(() => readLoraAdapter(adapterWithConfig(source, { ...config, modules_to_save: null }, 'mts-unlisted'), modelConfig), (e: unknown) => AdapterError.isInstance(e) && e.message.includes('base_model.model.lm_head.weight'));
 });
+
+test('the training YAML\'s method.modules_to_save reaches the LoRA method config (default none)', async () => {
+  const { parseTrainConfig } = await import('../../src/train/config.js');
+  const tasks = [{ name: 'arithmetic', train: 'a.jsonl' }];
+  const withModules = parseTrainConfig({ model: 'models/demo', tasks, method: { type: 'lora', modules_to_save: ['lm_head'] } });
+  assert.deepEqual(withModules.method.type === 'lora' && withModules.method.modulesToSave, ['lm_head']);
+  const plain = parseTrainConfig({ model: 'models/demo', tasks });
+  assert.deepEqual(plain.method.type === 'lora' && plain.method.modulesToSave, []);
+});
