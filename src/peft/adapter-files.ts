@@ -88,3 +88,56 @@ export const isPositiveInteger = (v: unknown): v is number => Number.isSafeInteg
 export const isNonNegativeNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 export const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
 export const isString = (v: unknown): v is string => typeof v === 'string';
+
+/**
+ * How tuneloop treats one field of adapter_config.json:
+ * - `accepted`: read by tuneloop's parser, or metadata that does not change what the adapter computes
+ *   (names, training-only settings, initialisation settings whose result the saved tensors already hold).
+ * - `refused`: changes the math and is not implemented; allowed only at its inert value (`inert`), so an
+ *   adapter that uses it fails with the field named instead of loading with the field ignored.
+ */
+export type ConfigFieldRule =
+  | { readonly kind: 'accepted' }
+  | { readonly kind: 'refused'; readonly since: string; readonly what: string; readonly inert: (value: unknown) => boolean };
+
+export const ACCEPTED: ConfigFieldRule = { kind: 'accepted' };
+
+/** Null, false, and empty lists and objects: what peft writes for a feature that is off. */
+export function isInertValue(value: unknown): boolean {
+  if (value === undefined || value === null || value === false) return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return typeof value === 'object' && Object.keys(value).length === 0;
+}
+
+/** The fields every peft config has (PeftConfigMixin, PeftConfig), all metadata. */
+export const PEFT_CONFIG_FIELDS: Readonly<Record<string, ConfigFieldRule>> = {
+  peft_type: ACCEPTED,
+  task_type: ACCEPTED,
+  base_model_name_or_path: ACCEPTED,
+  revision: ACCEPTED,
+  inference_mode: ACCEPTED,
+  auto_mapping: ACCEPTED,
+};
+
+/**
+ * Checks every field of adapter_config.json against `rules`: a refused field away from its inert value
+ * fails with the field and the peft release that added it named; a field no rule knows (from a peft
+ * newer than 0.17) is accepted only at an inert value, since nothing says what it would change.
+ */
+export function checkConfigFields(files: Pick<AdapterFiles, 'dir' | 'config'>, method: string, rules: Readonly<Record<string, ConfigFieldRule>>): void {
+  const file = join(files.dir, ADAPTER_CONFIG_FILE);
+  for (const [field, value] of Object.entries(files.config)) {
+    const rule = rules[field];
+    if (!rule) {
+      if (isInertValue(value)) continue;
+      throw new AdapterError(
+        file,
+        `is not a ${method} field of peft 0.7 to 0.17, which tuneloop knows; its value ${JSON.stringify(value)} may change what the adapter computes, so it is refused rather than ignored (written by a newer peft?)`,
+        { field },
+      );
+    }
+    if (rule.kind === 'refused' && !rule.inert(value)) {
+      throw new AdapterError(file, `${rule.what} (added in peft ${rule.since}) is not supported by tuneloop, got ${JSON.stringify(value)}; loading without it would compute something else`, { field });
+    }
+  }
+}

@@ -2,10 +2,11 @@ import type { AttentionArgs } from '../engine/backend.js';
 import { InvalidInputError } from '../errors.js';
 import { SeededRandom } from '../inference/sampling.js';
 import type { BloomModel, BlockLinearName } from '../models/bloom/model.js';
-import type { LayerNormParams, LinearParams } from '../models/bloom/weights.js';
+import type { BloomWeights, LayerNormParams, LinearParams } from '../models/bloom/weights.js';
 import { modulePath } from '../peft/lora/config.js';
 import type { LoraLayer } from '../peft/lora/layer.js';
 import type { LoraAdapter } from '../peft/lora/model.js';
+import { replacementTensorName, weightsWithReplacements } from '../peft/lora/modules-to-save.js';
 import type { PromptTuningAdapter } from '../peft/prompt-tuning/model.js';
 import type { SelectiveTuning } from '../peft/selective/model.js';
 import { asTrainingBackend, type TrainingBackend } from '../engine/training-backend.js';
@@ -129,10 +130,16 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
     else for (let i = 0; i < grad.length; i++) existing[i] += grad[i];
   };
 
+  // The model's weights, with a LoRA adapter's modules_to_save replacements (trained) in place.
+  const replacements = trainables.lora?.modulesToSave ?? new Map();
+  const weights = weightsWithReplacements(model, replacements);
+  /** The name a trained tensor's gradient goes under: checkpoint name (selective) or peft's (modules_to_save). */
+  const trainedAs = (name: string): string | undefined => (selective?.has(name) ? name : replacements.has(name) ? replacementTensorName(name) : undefined);
+
   // Inputs: the soft prompt before each row, with mask ones and ignored labels for its positions.
   const mask = new Uint8Array(rows);
   const targets = new Int32Array(rows).fill(IGNORE_INDEX);
-  const tokens = model.embed(batch.ids);
+  const tokens = weights.wordEmbeddings === model.weights.wordEmbeddings ? model.embed(batch.ids) : embedChecked(model, weights, batch.ids);
   const inputEmbeddings = new Float32Array(rows * h);
   for (let b = 0; b < batch.batch; b++) {
     mask.fill(1, b * seq, b * seq + virtual);
@@ -147,7 +154,6 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
   }
 
   // Forward, keeping what backward needs.
-  const { weights } = model;
   const embeddings = backend.layerNorm(inputEmbeddings, weights.wordEmbeddingsLayernorm.weight, weights.wordEmbeddingsLayernorm.bias, eps);
   const scratchCache = model.createCache(batch.batch, seq);
   const attentionArgs = (qkv: Float32Array): AttentionArgs => ({
@@ -211,18 +217,24 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
     const n = Math.min(chunkRows, rows - start);
     const chunkTargets = targets.subarray(start, start + n);
     if (chunkTargets.every((t) => t === IGNORE_INDEX)) continue;
-    const logits = model.logits(final.subarray(start * h, (start + n) * h), n);
+    const finalChunk = final.subarray(start * h, (start + n) * h);
+    const logits = backend.linear(finalChunk, n, weights.lmHead, null);
     const { lossSum: chunkLoss, dLogits } = backend.crossEntropy(logits, config.vocabSize, chunkTargets, 1 / counted, { overwriteLogits: true });
     lossSum += chunkLoss;
-    if (wantGradients) dFinal.set(backend.linearBackwardInput(dLogits, n, weights.lmHead), start * h);
+    if (!wantGradients) continue;
+    dFinal.set(backend.linearBackwardInput(dLogits, n, weights.lmHead), start * h);
+    const lmHeadName = trainedAs('lm_head.weight');
+    if (lmHeadName) accumulate(lmHeadName, backend.matmul(dLogits, finalChunk, config.vocabSize, n, h, { transposeA: true }));
   }
   if (!wantGradients) return { loss: lossSum / counted, counted, grads };
 
   // Backward through the blocks.
   const layerNormBackward = (x: Float32Array, params: LayerNormParams, dy: Float32Array, name: string) => {
     const { dx, dGamma, dBeta } = backend.layerNormBackward(x, params.weight, dy, eps);
-    if (selective?.has(`transformer.${name}.weight`)) accumulate(`transformer.${name}.weight`, dGamma);
-    if (selective?.has(`transformer.${name}.bias`)) accumulate(`transformer.${name}.bias`, dBeta);
+    const gammaName = trainedAs(`transformer.${name}.weight`);
+    const betaName = trainedAs(`transformer.${name}.bias`);
+    if (gammaName) accumulate(gammaName, dGamma);
+    if (betaName) accumulate(betaName, dBeta);
     return dx;
   };
   // Backward goes down only as far as the lowest trained parameter, as autograd does.
@@ -255,7 +267,7 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
     // Attention: afterAttention = dense(attention(qkv(LN1(input)))) + input.
     const dContext = linearBackward('dense', w.dense, tape.context, dAfterAttention);
     const dQkv = backend.attentionBackward(attentionArgs(tape.qkv), dContext);
-    const inputLayerNormTrained = selective?.has(`transformer.h.${layer}.input_layernorm.weight`) || selective?.has(`transformer.h.${layer}.input_layernorm.bias`);
+    const inputLayerNormTrained = trainedAs(`transformer.h.${layer}.input_layernorm.weight`) !== undefined || trainedAs(`transformer.h.${layer}.input_layernorm.bias`) !== undefined;
     const dAttentionInput = linearBackward('query_key_value', w.queryKeyValue, tape.attentionInput, dQkv, layer > lowest || Boolean(inputLayerNormTrained));
     if (!dAttentionInput) break;
     const dInput = layerNormBackward(tape.input, w.inputLayernorm, dAttentionInput, `h.${layer}.input_layernorm`);
@@ -274,6 +286,19 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
       }
       accumulate('prompt_embeddings', dPrompt);
     }
+    const embeddingsName = trainedAs('transformer.word_embeddings.weight');
+    if (embeddingsName) {
+      // Each token position adds its input gradient to its id's row (virtual positions have no id).
+      const dEmbeddings = new Float32Array(config.vocabSize * h);
+      for (let b = 0; b < batch.batch; b++) {
+        for (let t = 0; t < tokenLen; t++) {
+          const row = (b * seq + virtual + t) * h;
+          const id = batch.ids[b * tokenLen + t] * h;
+          for (let i = 0; i < h; i++) dEmbeddings[id + i] += dInputEmbeddings[row + i];
+        }
+      }
+      accumulate(embeddingsName, dEmbeddings);
+    }
   }
   return { loss: lossSum / counted, counted, grads };
 }
@@ -286,12 +311,21 @@ function lowestTrainedLayer(trainables: Trainables): number {
   if (trainables.prompt) return -1;
   let lowest = Infinity;
   for (const key of trainables.lora?.layers.keys() ?? []) lowest = Math.min(lowest, Number(key.split('.')[0]));
-  for (const name of trainables.selective?.names ?? []) {
+  for (const name of [...(trainables.selective?.names ?? []), ...(trainables.lora?.modulesToSave.keys() ?? [])]) {
+    if (name === 'transformer.word_embeddings.weight') return -1;
     if (name.startsWith('transformer.word_embeddings_layernorm.')) return -1;
     const layer = /^transformer\.h\.(\d+)\./.exec(name);
     if (layer) lowest = Math.min(lowest, Number(layer[1]));
   }
   return lowest;
+}
+
+/** Embedding rows of `ids` from `weights` (a replaced embedding table), each id checked as model.embed checks it. */
+function embedChecked(model: BloomModel, weights: BloomWeights, ids: Int32Array): Float32Array {
+  for (let i = 0; i < ids.length; i++) {
+    if (!(ids[i] >= 0 && ids[i] < model.config.vocabSize)) throw new InvalidInputError('ids', `token id ${ids[i]} at position ${i} is outside the vocabulary [0, ${model.config.vocabSize})`);
+  }
+  return model.backend.embedding(weights.wordEmbeddings, ids);
 }
 
 /**

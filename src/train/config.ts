@@ -39,6 +39,8 @@ export interface LoraMethodConfig {
   readonly useRslora: boolean;
   /** DoRA (peft's use_dora): a trained magnitude per output row on top of LoRA. */
   readonly useDora: boolean;
+  /** peft's modules_to_save: modules (lm_head, word_embeddings, LayerNorms) trained whole beside LoRA. */
+  readonly modulesToSave: readonly string[];
   /** QLoRA: double-quantise the NF4 block scales (bitsandbytes' bnb_4bit_use_double_quant). */
   readonly doubleQuant: boolean;
 }
@@ -92,7 +94,7 @@ export function parseTrainConfig(raw: unknown, source = 'train config'): TrainCo
   const type = m.choice('type', ['lora', 'qlora', 'prompt_tuning', 'bias', 'layernorm', 'selective'] as const, 'lora');
   let method: MethodConfig;
   if (type === 'lora' || type === 'qlora') {
-    m.rejectUnknown(['type', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'use_rslora', 'use_dora', ...(type === 'qlora' ? ['double_quant'] : [])]);
+    m.rejectUnknown(['type', 'r', 'lora_alpha', 'lora_dropout', 'target_modules', 'use_rslora', 'use_dora', 'modules_to_save', ...(type === 'qlora' ? ['double_quant'] : [])]);
     const r = m.number('r', 8, { min: 1, integer: true });
     method = {
       type,
@@ -102,6 +104,7 @@ export function parseTrainConfig(raw: unknown, source = 'train config'): TrainCo
       targetModules: m.stringList('target_modules', ['query_key_value']),
       useRslora: m.boolean('use_rslora', false),
       useDora: m.boolean('use_dora', false),
+      modulesToSave: m.optionalStringList('modules_to_save') ?? [],
       doubleQuant: m.boolean('double_quant', true),
     };
   } else if (type === 'prompt_tuning') {

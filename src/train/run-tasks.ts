@@ -4,6 +4,7 @@ import { InvalidInputError } from '../errors.js';
 import { SeededRandom } from '../inference/sampling.js';
 import type { BloomModel } from '../models/bloom/model.js';
 import { baseModelRecordFile } from '../peft/base-model-record.js';
+import { initialReplacements } from '../peft/lora/modules-to-save.js';
 import { createLoraAdapter } from '../peft/lora/model.js';
 import { createPromptTuningAdapter } from '../peft/prompt-tuning/model.js';
 import { SelectiveTuning } from '../peft/selective/model.js';
@@ -120,7 +121,11 @@ function createTrainables(model: BloomModel, config: TrainConfig, tokenizer: Blo
   switch (method.type) {
     case 'lora':
     case 'qlora':
-      return { lora: createLoraAdapter(model.config, { r: method.r, loraAlpha: method.loraAlpha, loraDropout: method.loraDropout, targetModules: method.targetModules, useRslora: method.useRslora, useDora: method.useDora }, 'default', next, model) };
+    {
+      const { r, loraAlpha, loraDropout, targetModules, useRslora, useDora, modulesToSave } = method;
+      const replacements = modulesToSave.length > 0 ? initialReplacements(model, modulesToSave) : undefined;
+      return { lora: createLoraAdapter(model.config, { r, loraAlpha, loraDropout, targetModules, useRslora, useDora, modulesToSave }, 'default', next, { baseModel: model, modulesToSave: replacements }) };
+    }
     case 'prompt_tuning':
       return {
         prompt: createPromptTuningAdapter(

@@ -2,7 +2,8 @@ import type { Trainables } from './bloom-backward.js';
 
 /**
  * The live arrays that training updates, under the names `forwardBackward` gives their gradients:
- * the adapter's tensors (peft's names), and for selective tuning the model's own tensors (checkpoint names).
+ * the adapter's tensors (peft's names, modules_to_save replacements included), and for selective tuning
+ * the model's own tensors (checkpoint names).
  */
 export function trainableParameters(trainables: Trainables): Map<string, Float32Array> {
   const params = new Map<string, Float32Array>();

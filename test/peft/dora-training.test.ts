@@ -30,7 +30,7 @@ const batch: TrainingBatch = { ids: ref.ints('input_ids'), mask: Uint8Array.from
 function doraAdapter(model: BloomModel, config: Partial<LoraConfig>, seed: number): LoraAdapter {
   const random = new SeededRandom(seed);
   const full: LoraConfig = { r: 4, loraAlpha: 8, loraDropout: 0, targetModules: ['query_key_value', 'dense_4h_to_h'], useRslora: false, useDora: true, ...config };
-  const adapter = createLoraAdapter(model.config, full, 'default', () => random.next(), model);
+  const adapter = createLoraAdapter(model.config, full, 'default', () => random.next(), { baseModel: model });
   for (const layer of adapter.layers.values()) {
     for (let i = 0; i < layer.b.length; i++) layer.b[i] = 0.1 * (random.next() - 0.5);
     for (let i = 0; i < layer.magnitude!.length; i++) layer.magnitude![i] *= 1 + 0.2 * (random.next() - 0.5);
@@ -100,7 +100,7 @@ test('DoRA on an NF4 base (QLoRA): the norms use the dequantised weight, so grad
   const adapter = doraAdapter(model, {}, 6);
   // A fresh adapter (B = 0, m = ‖W‖) leaves the quantised model's loss unchanged.
   const random = new SeededRandom(1);
-  const fresh = createLoraAdapter(model.config, { r: 4, loraAlpha: 8, loraDropout: 0, targetModules: ['query_key_value'], useRslora: false, useDora: true }, 'default', () => random.next(), model);
+  const fresh = createLoraAdapter(model.config, { r: 4, loraAlpha: 8, loraDropout: 0, targetModules: ['query_key_value'], useRslora: false, useDora: true }, 'default', () => random.next(), { baseModel: model });
   const base = forwardBackward(model, batch, {}, { gradients: false }).loss;
   assert.ok(Math.abs(forwardBackward(model, batch, { lora: fresh }, { gradients: false }).loss - base) < 1e-6);
   const result = forwardBackward(model, batch, { lora: adapter });
@@ -124,7 +124,7 @@ for (const { name, backend, skipReason } of await backendCases()) {
 test('a short DoRA run learns, and moves the magnitude', () => {
   const model = BloomModel.load(loadReference('a').checkpointDir, { backend: new TypeScriptBackend(), dtype: 'f32' });
   const random = new SeededRandom(11);
-  const lora = createLoraAdapter(model.config, { r: 4, loraAlpha: 8, loraDropout: 0, targetModules: ['query_key_value', 'dense_4h_to_h'], useRslora: false, useDora: true }, 'default', () => random.next(), model);
+  const lora = createLoraAdapter(model.config, { r: 4, loraAlpha: 8, loraDropout: 0, targetModules: ['query_key_value', 'dense_4h_to_h'], useRslora: false, useDora: true }, 'default', () => random.next(), { baseModel: model });
   const initialMagnitude = Float32Array.from(lora.layers.values().next().value!.magnitude!);
   const batches = patternBatches(4, 3);
   const lossBefore = batches.reduce((sum, b) => sum + forwardBackward(model, b, { lora }, { gradients: false }).loss, 0);

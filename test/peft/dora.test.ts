@@ -125,7 +125,7 @@ for (const which of ['a', 'b'] as const) {
         const model = load();
         const random = new SeededRandom(1);
         const config = { r: 4, loraAlpha: 8, loraDropout: 0, targetModules: ['query_key_value', 'dense', 'dense_4h_to_h'], useRslora: false, useDora: true };
-        const adapter = createLoraAdapter(model.config, config, 'default', () => random.next(), model);
+        const adapter = createLoraAdapter(model.config, config, 'default', () => random.next(), { baseModel: model });
         const expected = readAll(join(dora.dir, 'init_magnitude.safetensors'));
         const actual = adapter.tensors();
         for (const [key, magnitude] of expected) {
@@ -186,7 +186,7 @@ test('a DoRA adapter created by tuneloop saves in peft layout (use_dora, lora_ma
   const model = BloomModel.load(ref.checkpointDir, { backend: new TypeScriptBackend(), dtype: 'f32' });
   const random = new SeededRandom(2);
   const config = { r: 2, loraAlpha: 4, loraDropout: 0, targetModules: ['dense'], useRslora: false, useDora: true };
-  const adapter = createLoraAdapter(model.config, config, 'default', () => random.next(), model);
+  const adapter = createLoraAdapter(model.config, config, 'default', () => random.next(), { baseModel: model });
   const out = join(scratch, 'created');
   adapter.save(out, 'ckpt_a');
   const json = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;

@@ -25,12 +25,16 @@ export interface BloomBlockWeights {
 }
 
 export interface BloomWeights {
-  readonly wordEmbeddings: Weight;
+  /** Replaced while a LoRA adapter with modules_to_save word_embeddings is active, and restored after. */
+  wordEmbeddings: Weight;
   readonly wordEmbeddingsLayernorm: LayerNormParams;
   readonly blocks: readonly BloomBlockWeights[];
   readonly lnF: LayerNormParams;
-  /** The same Weight as wordEmbeddings when the checkpoint ties them (BLOOM always does). */
-  readonly lmHead: Weight;
+  /**
+   * The same Weight as wordEmbeddings when the checkpoint ties them (BLOOM always does). Replaced while
+   * a LoRA adapter with modules_to_save lm_head is active, and restored after.
+   */
+  lmHead: Weight;
 }
 
 export type ComputeDType = 'f32' | 'bf16';

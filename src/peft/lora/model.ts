@@ -8,6 +8,7 @@ import type { BloomBlockWeights, LinearParams } from '../../models/bloom/weights
 import { ADAPTER_WEIGHTS_FILE, readAdapterFiles, writeAdapterFiles } from '../adapter-files.js';
 import { type LoraConfig, loraConfigJson, loraScaling, modulePath, parseLoraConfig, targetsModule, BLOCK_LINEAR_NAMES } from './config.js';
 import { LoraLayer } from './layer.js';
+import { ModuleReplacements, replacementTensorName, takeReplacements } from './modules-to-save.js';
 
 /** Where each block linear sits in BloomBlockWeights. */
 const BLOCK_FIELD: Readonly<Record<BlockLinearName, keyof BloomBlockWeights>> = {
@@ -41,6 +42,11 @@ export class LoraAdapter {
     readonly layers: ReadonlyMap<string, LoraLayer>,
     /** adapter_config.json as read (kept whole for a lossless round trip), when read from files. */
     readonly configJson?: Record<string, unknown>,
+    /**
+     * modules_to_save: full replacement tensors by checkpoint name (`lm_head.weight`,
+     * `transformer.h.0.input_layernorm.bias`); training updates their arrays in place.
+     */
+    readonly modulesToSave: ReadonlyMap<string, Tensor> = new Map(),
   ) {}
 
   layer(layer: number, module: BlockLinearName): LoraLayer | undefined {
@@ -57,6 +63,7 @@ export class LoraAdapter {
       out.set(`${prefix}.lora_B.weight`, { dtype: 'f32', shape: [l.outFeatures, l.r], data: l.b });
       if (l.magnitude) out.set(`${prefix}.lora_magnitude_vector`, { dtype: 'f32', shape: [l.outFeatures], data: l.magnitude });
     }
+    for (const [name, tensor] of this.modulesToSave) out.set(replacementTensorName(name), tensor);
     return out;
   }
 
@@ -76,8 +83,10 @@ export function readLoraAdapter(dir: string, modelConfig: BloomConfig, name = 'd
   const config = parseLoraConfig(files);
   const scaling = loraScaling(config);
   const weightsPath = join(dir, ADAPTER_WEIGHTS_FILE);
+  const loraTensors = new Map(files.tensors);
+  const modulesToSave = takeReplacements(modelConfig, config.modulesToSave ?? [], loraTensors, dir, weightsPath);
   const pairs = new Map<string, { a?: Tensor; b?: Tensor; magnitude?: Tensor; layer: number; module: BlockLinearName }>();
-  for (const [tensorName, tensor] of files.tensors) {
+  for (const [tensorName, tensor] of loraTensors) {
     const match = TENSOR_NAME.exec(tensorName);
     if (!match) throw new AdapterError(weightsPath, 'is not a LoRA tensor of a BLOOM block linear', { tensor: tensorName });
     const layer = Number(match[1]);
@@ -88,6 +97,9 @@ export function readLoraAdapter(dir: string, modelConfig: BloomConfig, name = 'd
     const part = match[3] === 'lora_A.weight' ? 'A' : match[3] === 'lora_B.weight' ? 'B' : 'magnitude';
     if (part === 'magnitude' && !config.useDora) {
       throw new AdapterError(weightsPath, 'is a DoRA magnitude, but adapter_config.json does not set "use_dora": true', { tensor: tensorName });
+    }
+    if (!targetsModule(config, layer, module)) {
+      throw new AdapterError(weightsPath, 'is a LoRA tensor of a module adapter_config.json does not target (target_modules, layers_to_transform, exclude_modules)', { tensor: tensorName });
     }
     const shape = linearShape(modelConfig, module);
     const expected = part === 'A' ? [config.r, shape.in] : part === 'B' ? [shape.out, config.r] : [shape.out];
@@ -123,7 +135,7 @@ export function readLoraAdapter(dir: string, modelConfig: BloomConfig, name = 'd
     const magnitude = pair.magnitude?.data as Float32Array | undefined;
     layers.set(key, new LoraLayer(config.r, shape.in, shape.out, pair.a.data as Float32Array, pair.b.data as Float32Array, scaling, magnitude));
   }
-  return new LoraAdapter(name, config, layers, files.config);
+  return new LoraAdapter(name, config, layers, files.config, modulesToSave);
 }
 
 /**
@@ -137,14 +149,19 @@ export class LoraModel implements LinearAdapter {
   private merged: LoraAdapter | undefined;
   /** DoRA's m/‖W + s·B·A‖_row per layer, against the unmerged weights. */
   private readonly doraRowScales = new WeakMap<LoraLayer, Float32Array>();
+  /** The active adapter's modules_to_save tensors, swapped into the model. */
+  private readonly replacements: ModuleReplacements;
 
   constructor(readonly model: BloomModel) {
     model.linearAdapter = this;
+    this.replacements = new ModuleReplacements(model);
   }
 
   add(adapter: LoraAdapter): void {
     this.adapters.set(adapter.name, adapter);
-    this.active ??= adapter;
+    if (this.active) return;
+    this.active = adapter;
+    this.replacements.apply(adapter.modulesToSave);
   }
 
   names(): string[] {
@@ -156,11 +173,13 @@ export class LoraModel implements LinearAdapter {
     if (this.merged) throw new InvalidInputError('adapter', `"${this.merged.name}" is merged into the weights; unmerge it before switching`);
     if (name === undefined) {
       this.active = undefined;
+      this.replacements.restore();
       return;
     }
     const adapter = this.adapters.get(name);
     if (!adapter) throw new InvalidInputError('adapter', `no adapter named "${name}" (loaded: ${this.names().join(', ') || 'none'})`);
     this.active = adapter;
+    this.replacements.apply(adapter.modulesToSave);
   }
 
   apply(layer: number, module: BlockLinearName, x: Float32Array, rows: number, y: Float32Array): void {
@@ -220,10 +239,21 @@ export class LoraModel implements LinearAdapter {
 /**
  * A fresh LoRA adapter for `config`: A random (Kaiming-uniform as peft), B zero, so it starts as a no-op.
  * DoRA's magnitude starts as the row norms of the frozen weight (of W + s·B·A with B zero, as peft), so
- * `baseModel` is needed for `useDora`.
+ * `baseModel` is needed for `useDora`. With config.modulesToSave, `modulesToSave` holds their starting
+ * tensors (initialReplacements).
  */
-export function createLoraAdapter(modelConfig: BloomConfig, config: LoraConfig, name: string, random: () => number, baseModel?: BloomModel): LoraAdapter {
+export function createLoraAdapter(
+  modelConfig: BloomConfig,
+  config: LoraConfig,
+  name: string,
+  random: () => number,
+  start: { readonly baseModel?: BloomModel; readonly modulesToSave?: ReadonlyMap<string, Tensor> } = {},
+): LoraAdapter {
+  const { baseModel, modulesToSave } = start;
   if (config.useDora && !baseModel) throw new InvalidInputError('use_dora', 'a DoRA adapter starts from the base model\'s weight norms; pass the base model');
+  if (config.modulesToSave?.length && !modulesToSave) {
+    throw new InvalidInputError('modules_to_save', 'needs starting copies of the base tensors (initialReplacements(model, modules_to_save))');
+  }
   const layers = new Map<string, LoraLayer>();
   const scaling = loraScaling(config);
   for (let layer = 0; layer < modelConfig.numLayers; layer++) {
@@ -244,5 +274,5 @@ export function createLoraAdapter(modelConfig: BloomConfig, config: LoraConfig, 
     }
   }
   if (layers.size === 0) throw new InvalidInputError('target_modules', `matches no linear layer of this BLOOM model (${BLOCK_LINEAR_NAMES.join(', ')})`);
-  return new LoraAdapter(name, config, layers);
+  return new LoraAdapter(name, config, layers, undefined, modulesToSave);
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { AdapterError } from '../../errors.js';
-import { ADAPTER_CONFIG_FILE, type AdapterFiles, configField, isPositiveInteger } from '../adapter-files.js';
+import { ACCEPTED, ADAPTER_CONFIG_FILE, type AdapterFiles, checkConfigFields, type ConfigFieldRule, configField, isInertValue, isPositiveInteger, PEFT_CONFIG_FIELDS } from '../adapter-files.js';
 
 export type PromptTuningInit = 'RANDOM' | 'TEXT' | 'SAMPLE_VOCAB';
 
@@ -12,7 +12,29 @@ export interface PromptTuningConfig {
   readonly initText: string | null;
 }
 
+/**
+ * peft's PromptTuningConfig fields (0.7 to 0.17) and what tuneloop does with them: num_virtual_tokens,
+ * token_dim, num_transformer_submodules, prompt_tuning_init(_text) are read; num_attention_heads,
+ * num_layers, tokenizer_name_or_path and tokenizer_kwargs are metadata (the text initialisation's
+ * tokenizer, used only when the prompt is created); modules_to_save (PromptLearningConfig, 0.17) would
+ * replace whole modules and is refused unless null.
+ */
+export const PROMPT_TUNING_CONFIG_FIELDS: Readonly<Record<string, ConfigFieldRule>> = {
+  ...PEFT_CONFIG_FIELDS,
+  num_virtual_tokens: ACCEPTED,
+  token_dim: ACCEPTED,
+  num_transformer_submodules: ACCEPTED,
+  num_attention_heads: ACCEPTED,
+  num_layers: ACCEPTED,
+  prompt_tuning_init: ACCEPTED,
+  prompt_tuning_init_text: ACCEPTED,
+  tokenizer_name_or_path: ACCEPTED,
+  tokenizer_kwargs: ACCEPTED,
+  modules_to_save: { kind: 'refused', since: '0.17', what: 'modules_to_save with prompt tuning (whole modules replaced beside the soft prompt)', inert: isInertValue },
+};
+
 export function parsePromptTuningConfig(files: Pick<AdapterFiles, 'dir' | 'config'>): PromptTuningConfig {
+  checkConfigFields(files, 'PromptTuningConfig', PROMPT_TUNING_CONFIG_FIELDS);
   const numVirtualTokens = configField(files, 'num_virtual_tokens', isPositiveInteger, 'a positive integer');
   const tokenDim = configField(files, 'token_dim', isPositiveInteger, 'a positive integer');
   const init = files.config.prompt_tuning_init ?? 'RANDOM';

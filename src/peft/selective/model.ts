@@ -6,7 +6,7 @@ import { SafetensorsFile, writeSafetensors } from '../../formats/safetensors.js'
 import { CheckpointTensors } from '../../models/bloom/checkpoint.js';
 import type { BloomModel } from '../../models/bloom/model.js';
 import type { LinearParams } from '../../models/bloom/weights.js';
-import { ADAPTER_CONFIG_FILE, writeAdapterFiles, writeDirectoryAtomically } from '../adapter-files.js';
+import { ACCEPTED, ADAPTER_CONFIG_FILE, checkConfigFields, type ConfigFieldRule, isInertValue, PEFT_CONFIG_FIELDS, writeAdapterFiles, writeDirectoryAtomically } from '../adapter-files.js';
 import { LN_TUNING_DEFAULT_TARGETS, type SelectiveSpec, selectTensors, tunableTensorNames } from './config.js';
 
 /** tuneloop's own files for selective tuning peft has no method for (bias tuning, named tensors). */
@@ -139,7 +139,7 @@ export class SelectiveTuning {
     }
     writeDirectoryAtomically(dir, (staging) => {
       for (const [name, contents] of extraFiles) writeFileSync(join(staging, name), contents);
-      const config = { format: 'tuneloop-selective-tuning', version: 1, base_model_name_or_path: baseModel, spec: this.spec, tensors: [...this.names] };
+      const config = { format: 'tuneloop-selective-tuning', version: 1, base_model_name_or_path: baseModel, spec: specJson(this.spec), tensors: [...this.names] };
       writeFileSync(join(staging, SELECTIVE_CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
       writeSafetensors(join(staging, SELECTIVE_WEIGHTS_FILE), tensors, { format: 'pt' });
     });
@@ -160,6 +160,26 @@ export class SelectiveTuning {
     }
     this.sync();
   }
+}
+
+/** A spec as selective_tuning.json stores it, with snake_case keys. */
+function specJson(spec: SelectiveSpec): Record<string, unknown> {
+  switch (spec.kind) {
+    case 'layernorm':
+      return { kind: spec.kind, ...(spec.targetModules ? { target_modules: [...spec.targetModules] } : {}) };
+    case 'bias':
+      return { kind: spec.kind };
+    case 'named':
+      return { kind: spec.kind, patterns: [...spec.patterns] };
+  }
+}
+
+/** The spec selective_tuning.json stores (what was asked for; `names` is what it selected). */
+function specFromJson(json: Record<string, unknown> | undefined, names: readonly string[]): SelectiveSpec {
+  if (json?.kind === 'bias') return { kind: 'bias' };
+  if (json?.kind === 'layernorm') return { kind: 'layernorm', ...(Array.isArray(json.target_modules) ? { targetModules: json.target_modules as string[] } : {}) };
+  if (json?.kind === 'named' && Array.isArray(json.patterns)) return { kind: 'named', patterns: json.patterns as string[] };
+  return { kind: 'named', patterns: names };
 }
 
 /** adapter_config.json of a peft LN tuning adapter. */
@@ -187,8 +207,21 @@ function readAll(path: string): Map<string, Tensor> {
   }
 }
 
+/**
+ * peft's LNTuningConfig fields (0.11 to 0.17): target_modules and exclude_modules only chose which
+ * LayerNorms were tuned, which the saved tensors already say, so both are accepted; modules_to_save
+ * would replace further modules whole and is refused unless null.
+ */
+export const LN_TUNING_CONFIG_FIELDS: Readonly<Record<string, ConfigFieldRule>> = {
+  ...PEFT_CONFIG_FIELDS,
+  target_modules: ACCEPTED,
+  exclude_modules: ACCEPTED,
+  modules_to_save: { kind: 'refused', since: '0.11', what: 'modules_to_save with LN tuning (whole modules replaced beside the LayerNorms)', inert: isInertValue },
+};
+
 /** Loads a peft LN_TUNING adapter (already read as adapter files) into `model`. */
 export function applyLnTuningAdapter(model: BloomModel, dir: string, config: Record<string, unknown>, tensors: ReadonlyMap<string, Tensor>): SelectiveTuning {
+  checkConfigFields({ dir, config }, 'LNTuningConfig', LN_TUNING_CONFIG_FIELDS);
   const weightsPath = join(dir, 'adapter_model.safetensors');
   const values = new Map<string, Tensor>();
   for (const [name, tensor] of tensors) {
@@ -212,7 +245,7 @@ export function isSelectiveTuningDir(dir: string): boolean {
 /** Loads tuneloop's bias or named-tensor tuning files into `model`. */
 export function applySelectiveTuning(model: BloomModel, dir: string): SelectiveTuning {
   const configPath = join(dir, SELECTIVE_CONFIG_FILE);
-  let config: { spec?: SelectiveSpec; tensors?: unknown };
+  let config: { spec?: Record<string, unknown>; tensors?: unknown };
   try {
     config = JSON.parse(readFileSync(configPath, 'utf8')) as typeof config;
   } catch (cause) {
@@ -226,7 +259,7 @@ export function applySelectiveTuning(model: BloomModel, dir: string): SelectiveT
   if (!existsSync(weightsPath)) throw new AdapterError(weightsPath, 'missing');
   const values = readAll(weightsPath);
   for (const name of names) if (!values.has(name)) throw new AdapterError(weightsPath, 'is missing', { tensor: name });
-  const tuning = new SelectiveTuning(model, config.spec ?? { kind: 'named', patterns: names }, names);
+  const tuning = new SelectiveTuning(model, specFromJson(config.spec, names), names);
   tuning.load(values, weightsPath);
   return tuning;
 }
