@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../../errors.js';
 import { generate } from '../../inference/generate.js';
 import type { DecodingStrategy } from '../../inference/sampling.js';
@@ -6,6 +5,7 @@ import type { BloomTokenizer } from '../../tokenizer/tokenizer.js';
 import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, loadModelForCli, loadTokenizerForCli, parseIdList, requireModelDir } from '../model-options.js';
 import { note } from '../progress.js';
 import { integerOption, numberOption } from '../option-values.js';
+import { parseOptions } from '../parse-options.js';
 
 export const GENERATE_HELP = `tuneloop generate: continue prompts with a BLOOM model
 
@@ -37,7 +37,7 @@ Output:
 Progress and timings go to stderr; results go to stdout.`;
 
 export async function runGenerate(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseOptions('generate', {
     args: argv,
     options: {
       ...MODEL_OPTIONS,

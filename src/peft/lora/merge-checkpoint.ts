@@ -1,61 +1,28 @@
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { f32ArrayToBf16 } from '../../engine/dtype.js';
-import type { Tensor } from '../../engine/tensor.js';
-import { writeSafetensors } from '../../formats/safetensors.js';
-import { CheckpointError } from '../../errors.js';
-import { CheckpointTensors } from '../../models/bloom/checkpoint.js';
+import { join } from 'node:path';
 import { readBloomConfig } from '../../models/bloom/config.js';
 import type { BlockLinearName } from '../../models/bloom/model.js';
+import { writeMergedCheckpoint } from '../merged-checkpoint.js';
 import { readLoraAdapter } from './model.js';
-
-/** Files of a model directory that travel unchanged into the merged one. */
-const CARRIED_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
 
 /**
  * peft's merge_and_unload written to disk: a Hugging Face checkpoint whose targeted weights are
- * W + scaling·B·A (computed in float32 from the stored values, stored back in their own dtype), in one
- * model.safetensors with `transformer.` names. Written to a staging directory and renamed into place.
+ * W + scaling·B·A (computed in float32 from the stored values, stored back in their own dtype).
  */
 export function mergeLoraIntoCheckpoint(modelDir: string, adapterDir: string, outDir: string): { mergedTensors: number } {
-  const config = readBloomConfig(join(modelDir, 'config.json'));
-  const adapter = readLoraAdapter(adapterDir, config);
-  const source = CheckpointTensors.open(modelDir);
-  const tensors = new Map<string, Tensor>();
-  let mergedTensors = 0;
-  try {
-    for (const name of source.names()) {
-      if (name === 'lm_head.weight' && config.tieWordEmbeddings) continue;
-      const entry = source.entry(name);
+  const adapter = readLoraAdapter(adapterDir, readBloomConfig(join(modelDir, 'config.json')));
+  const mergedTensors = writeMergedCheckpoint(
+    modelDir,
+    outDir,
+    (name, read) => {
       const match = /^h\.(\d+)\.(?:self_attention|mlp)\.(query_key_value|dense|dense_h_to_4h|dense_4h_to_h)\.weight$/.exec(name);
       const layer = match ? adapter.layer(Number(match[1]), match[2] as BlockLinearName) : undefined;
-      const storedName = name === 'lm_head.weight' ? name : `transformer.${name}`;
-      if (!layer) {
-        tensors.set(storedName, source.read(name, entry.dtype, entry.shape));
-        continue;
-      }
-      if (entry.dtype === 'f16') {
-        throw new CheckpointError(entry.file, 'merging into F16 weights is not supported yet; convert the checkpoint to F32 or BF16 first', { tensor: name });
-      }
-      const merged = source.read(name, 'f32', entry.shape);
-      const values = merged.data as Float32Array;
+      if (!layer) return undefined;
+      const values = read();
       const delta = layer.delta();
       for (let i = 0; i < values.length; i++) values[i] += delta[i];
-      mergedTensors++;
-      tensors.set(storedName, entry.dtype === 'bf16' ? { dtype: 'bf16', shape: entry.shape, data: f32ArrayToBf16(values) } : merged);
-    }
-  } finally {
-    source.close();
-  }
-  const parent = dirname(outDir);
-  mkdirSync(parent, { recursive: true });
-  const staging = join(parent, `.${basename(outDir)}.tmp-${process.pid}`);
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging);
-  writeSafetensors(join(staging, 'model.safetensors'), tensors, { format: 'pt' });
-  for (const file of CARRIED_FILES) if (existsSync(join(modelDir, file))) copyFileSync(join(modelDir, file), join(staging, file));
-  writeFileSync(join(staging, 'tuneloop_merge.json'), `${JSON.stringify({ base_model: modelDir, adapter: adapterDir, merged_tensors: mergedTensors }, null, 2)}\n`);
-  rmSync(outDir, { recursive: true, force: true });
-  renameSync(staging, outDir);
+      return values;
+    },
+    { base_model: modelDir, adapter: adapterDir, method: 'lora' },
+  );
   return { mergedTensors };
 }

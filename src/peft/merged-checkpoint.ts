@@ -1,0 +1,56 @@
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { f32ArrayToBf16 } from '../engine/dtype.js';
+import type { Tensor } from '../engine/tensor.js';
+import { writeSafetensors } from '../formats/safetensors.js';
+import { CheckpointError } from '../errors.js';
+import { CheckpointTensors } from '../models/bloom/checkpoint.js';
+import { readBloomConfig } from '../models/bloom/config.js';
+import { writeDirectoryAtomically } from './adapter-files.js';
+
+/** Files of a model directory that travel unchanged into the merged one. */
+const CARRIED_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+
+/**
+ * Gives the merged float32 values of a checkpoint tensor (name without `transformer.`), or undefined to
+ * keep it as stored. `read` returns the stored values in float32, for updates that add to them.
+ */
+export type TensorMerge = (name: string, read: () => Float32Array) => Float32Array | undefined;
+
+/**
+ * A Hugging Face checkpoint with some tensors replaced: one model.safetensors with `transformer.`
+ * names, each merged tensor stored back in its own dtype, the tokenizer and config files carried over,
+ * and `record` written as tuneloop_merge.json. The directory is written beside `outDir` and renamed
+ * into place (replacing what was there) only when complete. Returns how many tensors were merged.
+ */
+export function writeMergedCheckpoint(modelDir: string, outDir: string, merge: TensorMerge, record: Record<string, unknown>): number {
+  const config = readBloomConfig(join(modelDir, 'config.json'));
+  const source = CheckpointTensors.open(modelDir);
+  const tensors = new Map<string, Tensor>();
+  let mergedTensors = 0;
+  try {
+    for (const name of source.names()) {
+      if (name === 'lm_head.weight' && config.tieWordEmbeddings) continue;
+      const entry = source.entry(name);
+      const storedName = name === 'lm_head.weight' ? name : `transformer.${name}`;
+      const values = merge(name, () => source.read(name, 'f32', entry.shape).data as Float32Array);
+      if (!values) {
+        tensors.set(storedName, source.read(name, entry.dtype, entry.shape));
+        continue;
+      }
+      if (entry.dtype === 'f16') {
+        throw new CheckpointError(entry.file, 'merging into F16 weights is not supported yet; convert the checkpoint to F32 or BF16 first', { tensor: name });
+      }
+      mergedTensors++;
+      tensors.set(storedName, entry.dtype === 'bf16' ? { dtype: 'bf16', shape: entry.shape, data: f32ArrayToBf16(values) } : { dtype: 'f32', shape: entry.shape, data: values });
+    }
+  } finally {
+    source.close();
+  }
+  writeDirectoryAtomically(outDir, (staging) => {
+    writeSafetensors(join(staging, 'model.safetensors'), tensors, { format: 'pt' });
+    for (const file of CARRIED_FILES) if (existsSync(join(modelDir, file))) copyFileSync(join(modelDir, file), join(staging, file));
+    writeFileSync(join(staging, 'tuneloop_merge.json'), `${JSON.stringify({ ...record, merged_tensors: mergedTensors }, null, 2)}\n`);
+  });
+  return mergedTensors;
+}
