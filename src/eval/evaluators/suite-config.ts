@@ -86,7 +86,7 @@ export interface SuiteTest {
 
 export function parseEvalSuite(raw: unknown, source: string, metrics: MetricRegistry): EvalSuite {
   const root = FieldReader.ofDocument(source, raw, 'must be a YAML mapping with a tests list');
-  root.rejectUnknown(['description', 'model', 'adapter', 'prompts', 'generation', 'judge', 'win_rate', 'tests']);
+  root.rejectUnknown(['description', 'prompts', 'generation', 'judge', 'win_rate', 'tests', 'model', 'adapter']);
 
   const prompts = root.possiblyEmptyStringList('prompts');
   prompts.forEach((p, i) => {
