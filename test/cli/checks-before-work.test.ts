@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -135,4 +135,16 @@ test('a suite model: is relative to the suite file; the shipped tutor suite name
   assert.equal(status, 0, stderr);
   assert.equal((JSON.parse(stdout) as { model: string }).model, model);
   assert.equal(readEvalSuite(join(repoRoot, 'configs', 'evaluators', 'tutor.yaml'), defaultMetricRegistry()).model, join(repoRoot, 'models', 'demo'));
+});
+
+test('eval --model runs a benchmark file that names no model; the file\'s out: is relative to the file', () => {
+  const dir = join(scratch, 'eval-run');
+  mkdirSync(dir, { recursive: true });
+  const superglue = join(repoRoot, 'test', 'fixtures', 'eval', 'superglue');
+  const config = join(dir, 'eval.yaml');
+  writeFileSync(config, `benchmarks: [{benchmark: superglue, tasks: [boolq], limit: 2, data_dir: ${superglue}}]\ncache: false\nbootstrap: 0\nout: results.json\n`);
+  const { status, stderr } = run(['eval', '--config', config, '--model', model]);
+  assert.equal(status, 0, stderr);
+  const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { benchmarks: { model: { dir: string } }[] };
+  assert.equal(results.benchmarks[0].model.dir, model);
 });
