@@ -33,7 +33,7 @@ Commands:
   generate   continue prompts (greedy or sampled, batched, with a KV cache)
   score      log-likelihood of continuations given contexts
   train      fine-tune adapters (LoRA, QLoRA, prompt tuning, bias, LayerNorm or named-tensor tuning), one per task
-  merge      fold a LoRA adapter into its base model and write the merged checkpoint
+  merge      fold an adapter (LoRA, LN, bias or selective tuning) into its base model and write it
   metrics    BLEU, chrF, TER (as sacreBLEU) and ROUGE (as rouge-score) of outputs against references
   bench      run a benchmark (mmlu, superglue, or a YAML definition) on a model and its adapters
   eval       run benchmarks from an eval YAML file, or grade outputs with an assertion test suite
@@ -73,8 +73,8 @@ async function main(argv: string[]): Promise<number> {
   try {
     return (await command.run(rest)) ?? 0;
   } catch (error) {
-    // Typed errors and argument errors are the user's to fix: print the message, not a stack.
-    const isUsage = error instanceof TuneloopError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+    // Typed errors (argument errors included, see parse-options.ts) are the user's to fix: print the message, not a stack.
+    const isUsage = error instanceof TuneloopError;
     process.stderr.write(`tuneloop ${name}: ${isUsage ? (error as Error).message : ((error as Error).stack ?? String(error))}\n`);
     return isUsage ? 2 : 1;
   }

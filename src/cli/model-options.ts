@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BackendChoice, selectBackend } from '../engine/select-backend.js';
 import { InvalidInputError } from '../errors.js';
@@ -32,9 +32,12 @@ export function parseDType(value: string): ComputeDType {
   throw new InvalidInputError('--dtype', `must be fp32 or bf16, got "${value}"`);
 }
 
-export function requireModelDir(value: string | undefined): string {
-  if (!value) throw new InvalidInputError('--model', 'is required: the directory of a Hugging Face BLOOM checkpoint');
-  if (!existsSync(join(value, 'config.json'))) throw new InvalidInputError('--model', `${value} has no config.json`);
+/** The model directory named by `field` (the --model flag, or a config file's field), checked to be one. */
+export function requireModelDir(value: string | undefined, field = '--model'): string {
+  if (!value) throw new InvalidInputError(field, 'is required: the directory of a Hugging Face BLOOM checkpoint');
+  if (!existsSync(value)) throw new InvalidInputError(field, `${value} does not exist`);
+  if (!statSync(value).isDirectory()) throw new InvalidInputError(field, `${value} is a file; give the model's directory`);
+  if (!existsSync(join(value, 'config.json'))) throw new InvalidInputError(field, `${value} exists but has no config.json, so it is not a Hugging Face model directory`);
   return value;
 }
 

@@ -1,12 +1,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../../errors.js';
 import { formatResultsTable } from '../../eval/benchmarks/report.js';
 import { type BenchmarkResults, runBenchmark } from '../../eval/benchmarks/runner.js';
 import { type BootstrapSettings, bootstrapSettings } from '../../eval/benchmarks/scoring.js';
 import { resolveSuite } from '../../eval/benchmarks/suites.js';
 import { MODEL_OPTIONS_HELP, loadBaseModelForCli, loadTokenizerForCli, requireModelDir } from '../model-options.js';
+import { checkModelOptions } from '../model-option-checks.js';
+import { parseOptions } from '../parse-options.js';
 import { ProgressBar, note } from '../progress.js';
 import { integerOption, listOption } from '../option-values.js';
 
@@ -59,7 +60,7 @@ Examples:
   tuneloop bench my-quiz.yaml --model DIR`;
 
 export async function runBench(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOptions('bench', {
     args: argv,
     allowPositionals: true,
     options: {
@@ -84,6 +85,8 @@ export async function runBench(argv: string[]): Promise<void> {
     strict: true,
   });
   if (positionals.length !== 1) throw new InvalidInputError('benchmark', `give one benchmark (mmlu, superglue or a YAML file), got ${positionals.length}`);
+  // The object below parses every numeric option, and runBenchFromOptions checks the model options and
+  // the benchmark, all before anything is loaded.
   const results = await runBenchFromOptions({
     benchmark: positionals[0],
     model: values.model,
@@ -126,6 +129,7 @@ export interface BenchRunRequest {
 /** Bootstrap settings from a resample count (0: no intervals) and a seed. */
 /** Loads the model and tokenizer and runs one benchmark; shared by `bench` and `eval`. */
 export async function runBenchFromOptions(request: BenchRunRequest, loaded?: Awaited<ReturnType<typeof loadModelAndTokenizer>>): Promise<BenchmarkResults> {
+  if (!loaded) checkModelOptions({ model: request.model, adapter: request.adapters, dtype: request.dtype, backend: request.backend });
   const { suite, sha256 } = resolveSuite(request.benchmark, { dataDir: request.dataDir });
   const { base, tokenizer } = loaded ?? (await loadModelAndTokenizer(request));
   const runs = request.adapters.length === 0 ? [null] : [...(request.includeBase ? [null] : []), ...request.adapters];

@@ -5,13 +5,17 @@ import { InvalidInputError } from '../../errors.js';
 import { formatResultsTable } from '../../eval/benchmarks/report.js';
 import type { BenchmarkResults } from '../../eval/benchmarks/runner.js';
 import { readEvalConfig } from '../../eval/benchmarks/eval-config.js';
+import { resolveSuite } from '../../eval/benchmarks/suites.js';
+import { requireModelDir } from '../model-options.js';
+import { requireAdapterDir } from '../model-option-checks.js';
+import { parseOptions } from '../parse-options.js';
 import { loadModelAndTokenizer, runBenchFromOptions, writeResults } from './bench.js';
 import { ASSERTION_SUITE_HELP, runAssertionSuite } from './evaluate.js';
 
 export const EVAL_HELP = `tuneloop eval: evaluate a model from a YAML file: benchmarks, or an assertion test suite
 
 Usage:
-  tuneloop eval --config eval.yaml [--out FILE] [--no-cache]
+  tuneloop eval --config eval.yaml [--model DIR] [--adapter DIR ...] [--out FILE] [--no-cache]
   tuneloop eval --config suite.yaml [--model DIR [--adapter DIR]] [--judge-endpoint URL --judge-model NAME] [--json]
 
 The file's top-level keys decide what runs: a file with tests: is an assertion suite, any other a
@@ -42,6 +46,9 @@ eval.yaml (paths relative to the file):
 
 Options for a benchmark run:
   --config FILE          the YAML above (required)
+  --model DIR            overrides the file's model (a path on the command line is relative to the
+                         current folder; one in the file, to the file)
+  --adapter DIR          overrides the file's adapters (repeat for several)
   --out FILE             overrides the file's out
   --no-cache             neither read nor write cached model outputs
 
@@ -50,43 +57,66 @@ ${ASSERTION_SUITE_HELP}
 Examples:
   tuneloop eval --config eval.yaml --out runs/eval/results.json
   tuneloop eval --config configs/evaluators/tutor.yaml
-  tuneloop eval --config configs/evaluators/tutor.yaml --model models/demo --adapter runs/tutor/history
+  tuneloop eval --config configs/evaluators/tutor.yaml --model models/demo --adapter runs/tutor/history/adapter
   tuneloop eval --config suite.yaml --judge-endpoint http://localhost:8000/v1 --judge-model qwen2.5-7b-instruct --json`;
 
 /**
  * Runs the file named by --config: an assertion suite when it has a top-level `tests:` key, else a
- * benchmark run. Returns the exit code.
+ * benchmark run. The file is read first, so a broken file is reported as such whatever the other
+ * options. Returns the exit code.
  */
 export async function runEval(argv: string[]): Promise<number> {
   const { values: peeked } = parseArgs({ args: argv, options: { config: { type: 'string' } }, strict: false, allowPositionals: true });
-  if (typeof peeked.config === 'string' && isAssertionSuite(peeked.config)) return runAssertionSuite(argv);
+  if (typeof peeked.config === 'string' && isAssertionSuite(readYamlFile(peeked.config))) return runAssertionSuite(argv);
   await runBenchmarks(argv);
   return 0;
 }
 
-/** True when the file is a YAML mapping with `tests:`; an unreadable file is left to the runner that reports it. */
-function isAssertionSuite(file: string): boolean {
+/** The parsed YAML of the --config file; an unreadable or malformed file fails here, naming it. */
+function readYamlFile(file: string): unknown {
   try {
-    const json: unknown = parseYaml(readFileSync(file, 'utf8'));
-    return typeof json === 'object' && json !== null && !Array.isArray(json) && 'tests' in json;
-  } catch {
-    return false;
+    return parseYaml(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new InvalidInputError('--config', `cannot read ${file}: ${(error as Error).message}`);
   }
 }
 
+/** True when the document is a YAML mapping with `tests:`. */
+function isAssertionSuite(document: unknown): boolean {
+  return typeof document === 'object' && document !== null && !Array.isArray(document) && 'tests' in document;
+}
+
 async function runBenchmarks(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { config: { type: 'string' }, out: { type: 'string' }, 'no-cache': { type: 'boolean', default: false } },
-    strict: true,
-  });
+  const { values } = parseOptions(
+    'eval',
+    {
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        model: { type: 'string' },
+        adapter: { type: 'string', multiple: true },
+        out: { type: 'string' },
+        'no-cache': { type: 'boolean', default: false },
+      },
+      strict: true,
+    },
+    'for a benchmark run (a file without tests:)',
+  );
   if (!values.config) throw new InvalidInputError('--config', 'is required: the eval YAML file');
   const config = readEvalConfig(values.config);
-  const loaded = await loadModelAndTokenizer(config);
+  // The command line's --model and --adapter replace the file's; errors name whichever gave the path.
+  const model = values.model ?? config.model;
+  if (model === null) throw new InvalidInputError('--model', `${values.config} names no model: add model: to the file, or give --model DIR`);
+  requireModelDir(model, values.model !== undefined ? '--model' : `${values.config}: model`);
+  const adapters = values.adapter ?? config.adapters;
+  for (const adapter of adapters) requireAdapterDir(adapter, values.adapter !== undefined ? '--adapter' : `${values.config}: adapters`);
+  // Each benchmark's definition is read before the model loads, so a wrong name fails first.
+  for (const b of config.benchmarks) resolveSuite(b.benchmark, { dataDir: b.dataDir });
+  const loaded = await loadModelAndTokenizer({ model, dtype: config.dtype, backend: config.backend });
   const results: BenchmarkResults[] = [];
   for (const b of config.benchmarks) {
     const result = await runBenchFromOptions(
-      { ...config, ...b, cacheDir: values['no-cache'] ? undefined : config.cacheDir },
+      { ...config, ...b, model, adapters, includeBase: config.includeBase ?? adapters.length === 0, cacheDir: values['no-cache'] ? undefined : config.cacheDir },
       loaded,
     );
     process.stdout.write(`${formatResultsTable(result)}\n\n`);
@@ -95,5 +125,3 @@ async function runBenchmarks(argv: string[]): Promise<void> {
   const out = values.out ?? config.out;
   if (out) writeResults(out, { format: 'tuneloop-eval-results', formatVersion: 1, config: values.config, benchmarks: results });
 }
-
-

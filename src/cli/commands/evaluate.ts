@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../../errors.js';
 import { HttpJudge } from '../../eval/evaluators/http-judge.js';
 import type { Judge } from '../../eval/evaluators/judge.js';
@@ -6,7 +5,10 @@ import { defaultMetricRegistry } from '../../eval/evaluators/metric-registry.js'
 import { ModelJudge } from '../../eval/evaluators/model-judge.js';
 import { formatSuiteTable, runSuite } from '../../eval/evaluators/runner.js';
 import { readEvalSuite } from '../../eval/evaluators/suite-config.js';
-import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, loadModelForCli, loadTokenizerForCli, requireModelDir } from '../model-options.js';
+import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, loadModelForCli, loadTokenizerForCli, parseDType, requireModelDir } from '../model-options.js';
+import { parseBackendChoice, requireAdapterDir } from '../model-option-checks.js';
+import { integerOption } from '../option-values.js';
+import { parseOptions } from '../parse-options.js';
 import { ProgressBar } from '../progress.js';
 
 /** promptfoo's exit code when tests fail; 1 and 2 stay for crashes and bad input. */
@@ -35,7 +37,8 @@ Options for an assertion suite:
   --config FILE          the suite (required)
 ${MODEL_OPTIONS_HELP}
                          The model generates missing outputs, and is the judge unless
-                         --judge-endpoint is given.
+                         --judge-endpoint is given. --model and --adapter replace the suite's
+                         model: and adapter: (paths in the file are relative to the file).
   --judge-endpoint URL   an OpenAI-compatible server, e.g. http://localhost:8000/v1; its
                          /chat/completions endpoint grades llm-rubric, pairwise, trajectory-judge
   --judge-model NAME     the model name to request from the endpoint (required with it)
@@ -50,47 +53,61 @@ ${FAILED_TESTS_EXIT_CODE} when any test fails or could not be graded (as promptf
 
 /** Runs an assertion suite; returns the exit code (FAILED_TESTS_EXIT_CODE when a test failed or errored). */
 export async function runAssertionSuite(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...MODEL_OPTIONS,
-      config: { type: 'string' },
-      'judge-endpoint': { type: 'string' },
-      'judge-model': { type: 'string' },
-      'judge-api-key-env': { type: 'string', default: 'OPENAI_API_KEY' },
-      'judge-timeout-ms': { type: 'string', default: '60000' },
-      json: { type: 'boolean', default: false },
+  const { values } = parseOptions(
+    'eval',
+    {
+      args: argv,
+      options: {
+        ...MODEL_OPTIONS,
+        config: { type: 'string' },
+        'judge-endpoint': { type: 'string' },
+        'judge-model': { type: 'string' },
+        'judge-api-key-env': { type: 'string', default: 'OPENAI_API_KEY' },
+        'judge-timeout-ms': { type: 'string', default: '60000' },
+        json: { type: 'boolean', default: false },
+      },
+      strict: true,
     },
-    strict: true,
-  });
+    'for an assertion suite (a file with tests:)',
+  );
+  // The options first, then the suite, then the model and adapter directories: all before any work.
   if (!values.config) throw new InvalidInputError('--config', 'is required: the YAML test suite to run');
   if (values['judge-model'] && !values['judge-endpoint']) throw new InvalidInputError('--judge-model', 'only applies with --judge-endpoint');
+  if (values['judge-endpoint'] && !values['judge-model']) throw new InvalidInputError('--judge-model', 'is required with --judge-endpoint: the model name the server serves');
+  const timeoutMs = integerOption(values['judge-timeout-ms'], '--judge-timeout-ms', 1)!;
+  parseDType(values.dtype);
+  parseBackendChoice(values.backend);
   if (values.adapter && !values.model) throw new InvalidInputError('--adapter', 'needs --model, the base model it adapts');
   const metrics = defaultMetricRegistry();
   const suite = readEvalSuite(values.config, metrics);
+  // --model (with its --adapter) replaces the suite's model: and adapter:; errors name whichever gave the path.
+  const fromFlags = values.model !== undefined;
+  const modelDir = fromFlags ? values.model : (suite.model ?? undefined);
+  const adapterDir = fromFlags ? values.adapter : (suite.adapter ?? undefined);
 
   const needsModelOutputs = suite.tests.some((t) => t.output === null);
   const needsJudge = suite.judgedAssertions.length > 0;
-  if (needsModelOutputs && !values.model) {
-    throw new InvalidInputError('--model', `${values.config} has tests without a recorded output; give --model DIR to generate them from the prompts`);
+  if (needsModelOutputs && !modelDir) {
+    throw new InvalidInputError('--model', `${values.config} has tests without a recorded output; give --model DIR (or model: in the file) to generate them from the prompts`);
   }
-  if (needsJudge && !values['judge-endpoint'] && !values.model) {
+  if (needsJudge && !values['judge-endpoint'] && !modelDir) {
     throw new InvalidInputError('--judge-endpoint', `${values.config} has judge-graded assertions (${suite.judgedAssertions[0]}, ...): give --judge-endpoint URL --judge-model NAME, or --model DIR to judge locally`);
+  }
+  const usesModel = modelDir !== undefined && (needsModelOutputs || (needsJudge && !values['judge-endpoint']));
+  if (usesModel) {
+    requireModelDir(modelDir, fromFlags ? '--model' : `${values.config}: model`);
+    if (adapterDir) requireAdapterDir(adapterDir, fromFlags ? '--adapter' : `${values.config}: adapter`);
   }
 
   let localModel: ModelJudge | undefined;
-  if (values.model && (needsModelOutputs || (needsJudge && !values['judge-endpoint']))) {
-    const dir = requireModelDir(values.model);
-    const tokenizer = await loadTokenizerForCli(dir, 'evaluation prompts are text');
-    const model = await loadModelForCli(values);
-    localModel = new ModelJudge(model, tokenizer, values.adapter ? `${dir} + ${values.adapter}` : dir);
+  if (usesModel) {
+    const tokenizer = await loadTokenizerForCli(modelDir, 'evaluation prompts are text');
+    const model = await loadModelForCli({ ...values, model: modelDir, adapter: adapterDir });
+    localModel = new ModelJudge(model, tokenizer, adapterDir ? `${modelDir} + ${adapterDir}` : modelDir);
   }
   let judge: Judge | undefined = localModel;
   if (values['judge-endpoint']) {
-    if (!values['judge-model']) throw new InvalidInputError('--judge-model', 'is required with --judge-endpoint: the model name the server serves');
-    const timeoutMs = Number(values['judge-timeout-ms']);
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new InvalidInputError('--judge-timeout-ms', `must be a positive whole number, got "${values['judge-timeout-ms']}"`);
-    judge = new HttpJudge({ endpoint: values['judge-endpoint'], model: values['judge-model'], apiKey: process.env[values['judge-api-key-env']], timeoutMs });
+    judge = new HttpJudge({ endpoint: values['judge-endpoint'], model: values['judge-model']!, apiKey: process.env[values['judge-api-key-env']], timeoutMs });
   }
 
   let bar: ProgressBar | undefined;

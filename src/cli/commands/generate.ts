@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../../errors.js';
 import { generate } from '../../inference/generate.js';
 import { type LogitsProcessing, type LogitsProcessingNames, validateLogitsProcessing } from '../../inference/logits-processors.js';
@@ -10,6 +9,8 @@ import type { BloomTokenizer } from '../../tokenizer/tokenizer.js';
 import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, loadModelForCli, loadTokenizerForCli, parseDType, parseIdList, requireModelDir } from '../model-options.js';
 import { note } from '../progress.js';
 import { integerOption, numberOption } from '../option-values.js';
+import { parseBackendChoice } from '../model-option-checks.js';
+import { parseOptions } from '../parse-options.js';
 
 export const GENERATE_HELP = `tuneloop generate: continue prompts with a BLOOM model
 
@@ -83,12 +84,12 @@ const PROCESSING_FLAGS: LogitsProcessingNames = {
 };
 
 export async function runGenerate(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: attachNegativeValues(argv), options: OPTIONS, strict: true });
+  const { values } = parseOptions('generate', { args: argv, options: OPTIONS, strict: true });
   // Every flag is checked here, before anything loads or prints.
   const dir = requireModelDir(values.model);
   parseDType(values.dtype);
   // loadModelForCli checks --backend too, but only after the tokenizer has loaded and printed its note.
-  if (!['auto', 'native', 'typescript'].includes(values.backend)) throw new InvalidInputError('--backend', `must be auto, native or typescript, got "${values.backend}"`);
+  parseBackendChoice(values.backend);
   const texts = values.prompt ?? [];
   const idLists = (values.ids ?? []).map((v, i) => parseIdList(v, `--ids #${i + 1}`));
   if (texts.length > 0 && idLists.length > 0) throw new InvalidInputError('--prompt', 'give prompts as --prompt or as --ids, not both');
@@ -196,29 +197,6 @@ function checkVocabulary(ids: readonly number[], vocabSize: number, field: strin
 /** A value that starts with a dash but is a number (-1, -.5): the value of the option before it. */
 const NEGATIVE_NUMBER = /^-(?:\d|\.\d)/;
 
-/**
- * parseArgs refuses `--temperature -1` as ambiguous before any check could say what is wrong with -1;
- * joined as `--temperature=-1`, the value reaches the option's own check, which names the flag.
- */
-function attachNegativeValues(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') {
-      out.push(...argv.slice(i));
-      break;
-    }
-    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : undefined;
-    const option = name !== undefined && Object.hasOwn(OPTIONS, name) ? OPTIONS[name as keyof typeof OPTIONS] : undefined;
-    if (option?.type === 'string' && i + 1 < argv.length && NEGATIVE_NUMBER.test(argv[i + 1])) {
-      out.push(`${arg}=${argv[i + 1]}`);
-      i++;
-    } else {
-      out.push(arg);
-    }
-  }
-  return out;
-}
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;

@@ -1,6 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../../errors.js';
 import { resolveSuite } from '../../eval/benchmarks/suites.js';
 import { loadGenerationPrompts } from '../../eval/helm/generation.js';
@@ -11,9 +10,11 @@ import { type HelmResults, runHelmReport } from '../../eval/helm/run.js';
 import { formatHelmTable } from '../../eval/helm/table.js';
 import { loadToxicityLexicon } from '../../eval/helm/toxicity.js';
 import type { DecodingStrategy } from '../../inference/sampling.js';
-import { MODEL_OPTIONS_HELP, loadBaseModelForCli, loadTokenizerForCli, requireModelDir } from '../model-options.js';
+import { MODEL_OPTIONS_HELP, loadBaseModelForCli, loadTokenizerForCli } from '../model-options.js';
+import { checkModelOptions } from '../model-option-checks.js';
+import { parseOptions } from '../parse-options.js';
 import { ProgressBar, note } from '../progress.js';
-import { integerOption, listOption } from '../option-values.js';
+import { integerOption, listOption, numberOption } from '../option-values.js';
 
 export const HELM_HELP = `tuneloop helm: a HELM-style multi-metric report of a model on a benchmark
 
@@ -79,7 +80,7 @@ Examples:
   tuneloop helm mmlu --model DIR --adapter runs/history/adapter --generation-prompts prompts.txt`;
 
 export async function runHelm(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOptions('helm', {
     args: argv,
     allowPositionals: true,
     options: {
@@ -115,33 +116,42 @@ export async function runHelm(argv: string[]): Promise<void> {
   });
   if (positionals.length !== 1) throw new InvalidInputError('benchmark', `give one benchmark (mmlu, superglue or a YAML file), got ${positionals.length}`);
   if (values.metric !== 'acc' && values.metric !== 'acc_norm') throw new InvalidInputError('--metric', `must be acc or acc_norm, got "${values.metric}"`);
+  // Every option is checked, and every file it names read, before the model is loaded.
+  const selection = { shots: integerOption(values.shots, '--shots', 0), subsets: listOption(values.subjects), tasks: listOption(values.tasks), limit: integerOption(values.limit, '--limit', 1) };
+  const perturbationSeed = integerOption(values['perturbation-seed'], '--perturbation-seed', 0);
+  const batchSize = integerOption(values['batch-size'], '--batch-size', 1)!;
+  const maxLength = integerOption(values['max-length'], '--max-length', 2)!;
+  const generationLimit = integerOption(values['generation-limit'], '--generation-limit', 0)!;
+  const maxNewTokens = integerOption(values['max-new-tokens'], '--max-new-tokens', 1)!;
+  const generationSeed = integerOption(values['generation-seed'], '--generation-seed', 0)!;
+  const temperature = numberOption(values.temperature, '--temperature');
+  if (temperature !== undefined && !(temperature > 0)) throw new InvalidInputError('--temperature', `must be a number greater than 0, got "${values.temperature}"`);
+  const strategy: DecodingStrategy = temperature === undefined ? { kind: 'greedy' } : { kind: 'sample', temperature, topK: 0, topP: 1, seed: generationSeed };
+  const dir = checkModelOptions(values);
   const perturbations = buildPerturbations(listOption(values.perturbations) ?? DEFAULT_PERTURBATIONS, { dialectMapping: values['dialect-mapping'], personNames: values['person-names'] });
   const { suite, sha256 } = resolveSuite(positionals[0], { dataDir: values['data-dir'] });
-  const temperature = values.temperature === undefined ? undefined : Number(values.temperature);
-  const strategy: DecodingStrategy =
-    temperature === undefined ? { kind: 'greedy' } : { kind: 'sample', temperature, topK: 0, topP: 1, seed: integerOption(values['generation-seed'], '--generation-seed', 0)! };
   const promptsFile = values['generation-prompts'];
+  const generationPrompts = promptsFile ? loadGenerationPrompts(promptsFile) : null;
   const biasWordLists = loadBiasWordLists();
   const toxicityLexicon = loadToxicityLexicon(values['toxicity-lexicon']);
-  const dir = requireModelDir(values.model);
   const tokenizer = await loadTokenizerForCli(dir, 'the HELM report works on text');
   const base = await loadBaseModelForCli({ model: dir, dtype: values.dtype, backend: values.backend });
   const bars = new Map<string, ProgressBar>();
   const results = await runHelmReport(base, tokenizer, suite, sha256, {
-    selection: { shots: integerOption(values.shots, '--shots', 0), subsets: listOption(values.subjects), tasks: listOption(values.tasks), limit: integerOption(values.limit, '--limit', 1) },
+    selection,
     adapter: values.adapter ?? null,
     perturbations,
-    perturbationSeed: integerOption(values['perturbation-seed'], '--perturbation-seed', 0),
+    perturbationSeed,
     metric: values.metric,
     fields: { input: listOption(values['input-fields']), references: listOption(values['reference-fields']) },
-    batchSize: integerOption(values['batch-size'], '--batch-size', 1)!,
-    maxLength: integerOption(values['max-length'], '--max-length', 2)!,
+    batchSize,
+    maxLength,
     cacheDir: values['no-cache'] ? undefined : values['cache-dir'],
     generation: {
-      prompts: promptsFile ? loadGenerationPrompts(promptsFile) : null,
+      prompts: generationPrompts,
       source: promptsFile ?? `${suite.name} prompts`,
-      limit: integerOption(values['generation-limit'], '--generation-limit', 0)!,
-      maxNewTokens: integerOption(values['max-new-tokens'], '--max-new-tokens', 1)!,
+      limit: generationLimit,
+      maxNewTokens,
       strategy,
     },
     biasWordLists,

@@ -1,9 +1,9 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { CheckpointTensors } from '../../models/bloom/checkpoint.js';
 import { bloomParameterCount, readBloomConfig } from '../../models/bloom/config.js';
 import { requireModelDir } from '../model-options.js';
+import { parseOptions } from '../parse-options.js';
 
 export const INFO_HELP = `tuneloop info: describe a BLOOM checkpoint without loading its weights
 
@@ -14,7 +14,7 @@ Prints the architecture from config.json, the parameter count, the stored tensor
 and the memory the weights need at each compute precision.`;
 
 export async function runInfo(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseOptions('info', { args: argv, options: { model: { type: 'string' }, json: { type: 'boolean', default: false } }, strict: true });
   const dir = requireModelDir(values.model);
   const config = readBloomConfig(join(dir, 'config.json'));
   const tensors = CheckpointTensors.open(dir);

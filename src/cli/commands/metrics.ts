@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../../errors.js';
 import { bleuSignature, checkBleuOptions, corpusBleu, formatBleu, sentenceBleu, SMOOTHING_METHODS, type BleuOptions, type BleuScore, type SmoothingMethod } from '../../eval/metrics/bleu.js';
 import { BLEU_TOKENIZERS, isBleuTokenizerName } from '../../eval/metrics/bleu-tokenizers.js';
@@ -9,6 +8,7 @@ import { formatFixed } from '../../eval/metrics/score-format.js';
 import { corpusTer, formatTer, sentenceTer, terSignature, type TerOptions, type TerScore } from '../../eval/metrics/ter.js';
 import { readAlignedFiles, readPairsFile, type MetricInputs } from '../metric-inputs.js';
 import { integerOption, numberOption } from '../option-values.js';
+import { parseOptions } from '../parse-options.js';
 
 export const METRICS_HELP = `tuneloop metrics: score system outputs against references with BLEU, chrF, TER or ROUGE
 
@@ -95,7 +95,7 @@ const METRIC_OPTIONS: Record<string, readonly MetricName[]> = {
 type Values = ReturnType<typeof parseValues>;
 
 function parseValues(argv: string[]) {
-  return parseArgs({
+  return parseOptions('metrics', {
     args: argv,
     allowPositionals: true,
     options: {

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { InvalidInputError } from '../../errors.js';
 import { type LoglikelihoodRequest, scoreLoglikelihood } from '../../inference/score.js';
 import type { BloomTokenizer } from '../../tokenizer/tokenizer.js';
-import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, loadModelForCli, loadTokenizerForCli, parseIdList, requireModelDir } from '../model-options.js';
+import { MODEL_OPTIONS, MODEL_OPTIONS_HELP, loadModelForCli, loadTokenizerForCli, parseIdList } from '../model-options.js';
+import { checkModelOptions } from '../model-option-checks.js';
+import { integerOption } from '../option-values.js';
+import { parseOptions } from '../parse-options.js';
 import { ProgressBar } from '../progress.js';
 
 export const SCORE_HELP = `tuneloop score: log-likelihood of continuations given contexts
@@ -39,7 +41,7 @@ interface RawRequest {
 }
 
 export async function runScore(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseOptions('score', {
     args: argv,
     options: {
       ...MODEL_OPTIONS,
@@ -54,7 +56,10 @@ export async function runScore(argv: string[]): Promise<void> {
     },
     strict: true,
   });
-  const dir = requireModelDir(values.model);
+  // Every option is checked before the tokenizer or the model is read.
+  const batchSize = integerOption(values['batch-size'], '--batch-size', 1)!;
+  const maxLength = integerOption(values['max-length'], '--max-length', 2)!;
+  const dir = checkModelOptions(values);
   const raw = collectRequests(values);
   const needsTokenizer = raw.some((r) => r.context !== undefined || r.continuation !== undefined);
   const tokenizer: BloomTokenizer | undefined = needsTokenizer ? await loadTokenizerForCli(dir, 'text requests need the tokenizer (or give token ids)') : undefined;
@@ -65,10 +70,6 @@ export async function runScore(argv: string[]): Promise<void> {
   requests.forEach((r, i) => {
     if (r.continuation.length === 0) throw new InvalidInputError(raw[i].source, 'the continuation is empty (nothing to score)');
   });
-  const batchSize = Number(values['batch-size']);
-  const maxLength = Number(values['max-length']);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidInputError('--batch-size', `must be a positive integer, got "${values['batch-size']}"`);
-  if (!Number.isInteger(maxLength) || maxLength < 2) throw new InvalidInputError('--max-length', `must be an integer of at least 2, got "${values['max-length']}"`);
 
   const model = await loadModelForCli(values);
   const bar = new ProgressBar('scoring', requests.length);

@@ -1,8 +1,10 @@
-import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
 import { InvalidInputError } from '../../errors.js';
-import { readTrainConfig } from '../../train/config.js';
+import { type TrainConfig, readTrainConfig } from '../../train/config.js';
 import { type TaskResult, planTasks, trainTasks } from '../../train/run-tasks.js';
-import { loadBaseModelForCli, loadTokenizerForCli } from '../model-options.js';
+import { loadBaseModelForCli, loadTokenizerForCli, requireModelDir } from '../model-options.js';
+import { parseBackendChoice } from '../model-option-checks.js';
+import { parseOptions } from '../parse-options.js';
 import { ProgressBar, note } from '../progress.js';
 
 export const TRAIN_HELP = `tuneloop train: fine-tune adapters, one per task, on a frozen BLOOM model
@@ -10,9 +12,10 @@ export const TRAIN_HELP = `tuneloop train: fine-tune adapters, one per task, on 
 Usage:
   tuneloop train --config train.yaml [--set field.path=value ...]
 
-The YAML config (every field but model and tasks has a default; its relative paths are relative to its folder, --set's to the current one):
+The YAML config (every field but model and tasks has a default; paths are relative to the file, --set's to the current folder):
   model: models/demo            # Hugging Face BLOOM directory with tokenizer.json
   dtype: fp32                   # fp32 | bf16 (frozen weights in bf16; trained tensors stay fp32)
+  backend: auto                 # auto | native | typescript (--backend overrides it)
   output_dir: runs/tutor        # one folder per task: adapter/, checkpoints/, train_log.jsonl
   seed: 42
   method:
@@ -33,11 +36,13 @@ The YAML config (every field but model and tasks has a default; its relative pat
     validation_fraction: 0.1    # held out when a task gives no validation file
   training:
     epochs: 3
+    max_steps: null             # stop after this many optimiser steps (default: run every epoch)
     batch_size: 8
     gradient_accumulation: 1
     learning_rate: 1e-3         # (3e-2 for prompt tuning, 1e-2 for bias and layernorm)
     weight_decay: 0.01
-    schedule: linear            # constant | linear | cosine, after warmup_steps
+    warmup_steps: 0             # steps of linear warmup from 0 to learning_rate
+    schedule: linear            # constant | linear | cosine, after the warmup
     max_grad_norm: 1.0
     eval_every: null            # steps between validations (default: once per epoch)
     early_stopping_patience: null
@@ -51,7 +56,8 @@ The YAML config (every field but model and tasks has a default; its relative pat
 
 Options:
   --config FILE      the YAML config
-  --set PATH=VALUE   override a field, e.g. --set training.epochs=1 --set method.r=16
+  --set PATH=VALUE   override a field, e.g. --set training.epochs=1 --set method.r=16; a path
+                     given this way is relative to the current folder
   --fresh            discard what earlier runs left in each task's folder and train from step 0
   --backend auto|native|typescript
 
@@ -63,13 +69,15 @@ configuration is refused, naming each changed field (epochs, max_steps, eval_eve
 checkpoint_every and gradient_checkpointing may change on resume).`;
 
 export async function runTrain(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseOptions('train', {
     args: argv,
     options: { config: { type: 'string' }, set: { type: 'string', multiple: true }, backend: { type: 'string' }, fresh: { type: 'boolean', default: false } },
     strict: true,
   });
   if (!values.config) throw new InvalidInputError('--config', 'is required: a YAML training config (see tuneloop train --help)');
+  if (values.backend !== undefined) parseBackendChoice(values.backend);
   const config = readTrainConfig(values.config, values.set ?? []);
+  checkConfigPaths(values.config, config);
   const options = { fresh: values.fresh };
   // Decided from the output directories before anything loads: a rerun of a finished config ends here,
   // and a task holding another configuration's run is refused before any task trains.
@@ -115,4 +123,14 @@ export async function runTrain(argv: string[]): Promise<void> {
     }
     process.stdout.write(`${result.adapterDir}\n`);
   }
+}
+
+/** The model directory and every task's data files exist, checked before the model loads; errors name the config's field. */
+function checkConfigPaths(file: string, config: TrainConfig): void {
+  requireModelDir(config.model, `${file}: model`);
+  config.tasks.forEach((task, i) => {
+    for (const [field, path] of [['train', task.train], ['validation', task.validation]] as const) {
+      if (path !== null && !existsSync(path)) throw new InvalidInputError(`${file}: tasks[${i}].${field}`, `${path} does not exist`);
+    }
+  });
 }

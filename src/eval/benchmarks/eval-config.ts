@@ -7,7 +7,8 @@ import { type BootstrapSettings, DEFAULT_BOOTSTRAP, bootstrapSettings } from './
 
 /**
  * `tuneloop eval --config eval.yaml` for benchmarks: one model, its adapters, and the benchmarks to run
- * on each. Paths are relative to the file; every field is checked and errors name it.
+ * on each. Paths are relative to the file; every field is checked and errors name it. `model` and
+ * `adapters` may be left to the command line (--model, --adapter).
  *
  *   model: models/demo
  *   adapters: [runs/tutor/history/adapter]   # the base runs too unless include_base: false
@@ -16,9 +17,11 @@ import { type BootstrapSettings, DEFAULT_BOOTSTRAP, bootstrapSettings } from './
  *     - {benchmark: superglue, tasks: [boolq, copa], data_dir: ../shared/data/superglue}
  */
 export interface EvalConfig {
-  readonly model: string;
+  /** Null when the file names none: `tuneloop eval --model DIR` gives it. */
+  readonly model: string | null;
   readonly adapters: string[];
-  readonly includeBase: boolean;
+  /** Null when the file does not say: the base then runs only when there are no adapters. */
+  readonly includeBase: boolean | null;
   readonly dtype: string;
   readonly backend: string;
   readonly batchSize: number;
@@ -56,11 +59,11 @@ export function readEvalConfig(file: string): EvalConfig {
   const adapters = (top.optionalStringList('adapters') ?? []).map((adapter) => (isAbsolute(adapter) ? adapter : resolve(dirname(file), adapter)));
   const cache = top.boolean('cache', true);
   return {
-    model: path(top, 'model'),
+    model: top.has('model') ? path(top, 'model') : null,
     adapters,
-    includeBase: top.boolean('include_base', adapters.length === 0),
-    dtype: top.string('dtype', 'fp32'),
-    backend: top.string('backend', 'auto'),
+    includeBase: top.has('include_base') ? top.boolean('include_base', false) : null,
+    dtype: top.choice('dtype', ['fp32', 'bf16'] as const, 'fp32'),
+    backend: top.choice('backend', ['auto', 'native', 'typescript'] as const, 'auto'),
     batchSize: top.number('batch_size', 8, { integer: true, min: 1 }),
     maxLength: top.number('max_length', 2048, { integer: true, min: 2 }),
     cacheDir: cache ? (optionalPath(top, 'cache_dir') ?? 'runs/cache/bench') : undefined,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { FieldReader } from '../../config/field-reader.js';
 import { InvalidInputError } from '../../errors.js';
@@ -12,6 +13,8 @@ import { type TrajectoryStep, parseTrajectory } from './trajectory.js';
  * An evaluation suite, written as promptfoo users write one:
  *
  *   description: tutor answers            # optional
+ *   model: ../../models/demo              # optional: the model under test (--model overrides it)
+ *   adapter: ../../runs/tutor/language/adapter   # optional: its adapter (--adapter overrides it)
  *   prompts: ["{{question}} Answer:"]     # optional: templates the model under test continues
  *   generation: {max_new_tokens: 16, temperature: 0, seed: 0, stop: ["\n"]}
  *   judge: {max_tokens: 256, temperature: 0}
@@ -30,11 +33,14 @@ import { type TrajectoryStep, parseTrajectory } from './trajectory.js';
  * A test without a recorded `output` (or `trajectory`) is run once per prompt, and judges see the rendered
  * prompt as the input; one with a recorded output is graded once, and judges see its `input` if it has
  * one. `{{var}}` placeholders in prompts, inputs and string assertion values are filled from the test's vars. Every field is checked on load and errors
- * name it by its path, e.g. `suite.yaml: tests[2].assert[0].threshold`.
+ * name it by its path, e.g. `suite.yaml: tests[2].assert[0].threshold`. Paths in the file are relative to it.
  */
 export interface EvalSuite {
   readonly source: string;
   readonly description: string | null;
+  /** The model under test and its adapter, as written (readEvalSuite resolves them from the file's folder). */
+  readonly model: string | null;
+  readonly adapter: string | null;
   readonly prompts: readonly string[];
   readonly generation: GenerationSettings;
   readonly judge: JudgeSettings;
@@ -80,7 +86,7 @@ export interface SuiteTest {
 
 export function parseEvalSuite(raw: unknown, source: string, metrics: MetricRegistry): EvalSuite {
   const root = FieldReader.ofDocument(source, raw, 'must be a YAML mapping with a tests list');
-  root.rejectUnknown(['description', 'prompts', 'generation', 'judge', 'win_rate', 'tests']);
+  root.rejectUnknown(['description', 'prompts', 'generation', 'judge', 'win_rate', 'tests', 'model', 'adapter']);
 
   const prompts = root.possiblyEmptyStringList('prompts');
   prompts.forEach((p, i) => {
@@ -152,7 +158,10 @@ export function parseEvalSuite(raw: unknown, source: string, metrics: MetricRegi
     };
   });
 
-  return { source, description: root.optionalString('description'), prompts, generation, judge, winRate, tests, judgedAssertions };
+  const model = root.has('model') ? root.nonEmptyString('model') : null;
+  const adapter = root.has('adapter') ? root.nonEmptyString('adapter') : null;
+  if (adapter !== null && model === null) root.fail('adapter', 'needs model:, the base model it adapts');
+  return { source, description: root.optionalString('description'), model, adapter, prompts, generation, judge, winRate, tests, judgedAssertions };
 }
 
 /** Fills placeholders in a string value or a list of strings; other values (schemas, trajectories) stay as written. */
@@ -170,5 +179,7 @@ export function readEvalSuite(path: string, metrics: MetricRegistry): EvalSuite 
   } catch (cause) {
     throw new InvalidInputError(path, `cannot read the YAML suite: ${(cause as Error).message}`);
   }
-  return parseEvalSuite(raw, path, metrics);
+  const suite = parseEvalSuite(raw, path, metrics);
+  const fromFile = (value: string | null) => (value === null || isAbsolute(value) ? value : resolve(dirname(path), value));
+  return { ...suite, model: fromFile(suite.model), adapter: fromFile(suite.adapter) };
 }

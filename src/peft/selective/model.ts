@@ -19,7 +19,8 @@ function lnTuningName(checkpointName: string): string {
   return `base_model.model.${checkpointName.slice(0, dot)}.ln_tuning_layers${checkpointName.slice(dot)}`;
 }
 
-const LN_TUNING_NAME = /^base_model\.model\.(.+)\.ln_tuning_layers\.(weight|bias)$/;
+/** peft LN tuning's saved tensor name, capturing the checkpoint module and weight|bias. */
+export const LN_TUNING_NAME = /^base_model\.model\.(.+)\.ln_tuning_layers\.(weight|bias)$/;
 
 /** Where a tunable tensor lives in a loaded model: a float32 vector, or a block linear's weight. */
 type Location = { readonly kind: 'vector'; readonly values: Float32Array } | { readonly kind: 'linear'; readonly params: LinearParams; readonly shape: [number, number] };

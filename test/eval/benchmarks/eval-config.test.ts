@@ -25,13 +25,19 @@ benchmarks:
 `));
   assert.equal(config.model, join(dir, 'models/demo'));
   assert.deepEqual(config.adapters, [join(dir, 'runs/a/adapter')]);
-  assert.equal(config.includeBase, false, 'with adapters, the base runs only when asked');
+  assert.equal(config.includeBase, null, 'include_base left to its default: the base runs only without adapters');
   assert.equal(config.batchSize, 8);
   assert.equal(config.bootstrap, null, 'bootstrap: 0 turns intervals off');
   assert.equal(config.cacheDir, 'runs/cache/bench');
   assert.deepEqual(config.benchmarks[0], { benchmark: 'mmlu', shots: 5, subjects: ['anatomy'], tasks: undefined, limit: 10, dataDir: undefined });
   assert.equal(config.benchmarks[1].benchmark, join(dir, 'defs/quiz.yaml'));
   assert.equal(config.benchmarks[1].dataDir, join(dir, 'data'));
+});
+
+test('an eval config may leave the model to --model', () => {
+  const config = readEvalConfig(configFile('include_base: true\nbenchmarks: [{benchmark: mmlu}]\n'));
+  assert.equal(config.model, null);
+  assert.equal(config.includeBase, true);
 });
 
 test('eval config errors name the file and the field path', () => {
@@ -42,7 +48,7 @@ test('eval config errors name the file and the field path', () => {
     ['model: m\nbenchmarks: [{benchmark: mmlu, shots: -1}]\n', /benchmarks\[0\]\.shots: must be >= 0, got -1/],
     ['model: m\nbenchmarks: [{benchmark: mmlu, limit: 2.5}]\n', /benchmarks\[0\]\.limit: must be an integer, got 2\.5/],
     ['model: m\ncache: maybe\nbenchmarks: [{benchmark: mmlu}]\n', /cache: must be true or false/],
-    ['benchmarks: [{benchmark: mmlu}]\n', /model: is required/],
+    ['model: ""\nbenchmarks: [{benchmark: mmlu}]\n', /model: must be a non-empty string/],
   ];
   for (const [text, expected] of cases) {
     const file = configFile(text);

@@ -44,6 +44,7 @@ test('errors name the file and the field path', () => {
   const cases: [string, RegExp][] = [
     ['tests: []', /suite\.yaml: tests: must be a non-empty list/],
     ['prompt: x\ntests: [{output: a, assert: [{type: equals, value: a}]}]', /suite\.yaml: prompt: is not a known field \(known here: description, prompts/],
+    ['adapter: runs/a\ntests: [{output: a, assert: [{type: equals, value: a}]}]', /suite\.yaml: adapter: needs model:, the base model it adapts/],
     ['tests: [{output: a, assert: [{type: equals, value: a, treshold: 1}]}]', /suite\.yaml: tests\[0\]\.assert\[0\]\.treshold: is not a known field/],
     ['tests: [{output: a, assert: [{value: a}]}]', /tests\[0\]\.assert\[0\]\.type: is required/],
     ['tests: [{output: a, assert: [{type: equals, value: a}]}, {output: b, assert: [{type: llm-rubric, value: r, threshold: 2}]}]', /tests\[1\]\.assert\[0\]\.threshold: must be a score in \[0, 1\], got 2/],
