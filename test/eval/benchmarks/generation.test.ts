@@ -83,7 +83,7 @@ describe('generation tasks on the reference checkpoint', () => {
     first = await runBenchmark(model, tokenizer, xsum, 'test-sha', { ...settings, adapters: [null], cacheDir: cacheDir() });
     const run = first.runs[0];
     assert.equal(run.generations, 3);
-    assert.equal(run.computedGenerations, 3);
+    assert.equal(run.computed_generations, 3);
     assert.equal(run.requests, 0);
     const { predictions, references, raw } = await cachedPredictions(xsum, cacheDir(), first.model.sha256);
     assert.ok(raw.every((t) => t.length > 0), 'the model generated text for every item');
@@ -107,10 +107,10 @@ describe('generation tasks on the reference checkpoint', () => {
 
   it('a rerun generates nothing, and a run without the cache gives the same numbers', async () => {
     const again = await runBenchmark(model, tokenizer, xsum, 'test-sha', { ...settings, adapters: [null], cacheDir: cacheDir() });
-    assert.equal(again.runs[0].computedGenerations, 0);
+    assert.equal(again.runs[0].computed_generations, 0);
     assert.deepEqual(again.runs[0].tasks, first.runs[0].tasks);
     const uncached = await runBenchmark(model, tokenizer, xsum, 'test-sha', { ...settings, adapters: [null] });
-    assert.equal(uncached.runs[0].computedGenerations, 3);
+    assert.equal(uncached.runs[0].computed_generations, 3);
     assert.deepEqual(uncached.runs[0].tasks, first.runs[0].tasks);
   });
 
@@ -208,10 +208,10 @@ describe('tuneloop bench on a generation task', () => {
     const table = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     assert.match(table, /^xsum\s+2\s+\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]/m);
     const results = JSON.parse(readFileSync(out, 'utf8')) as BenchmarkResults;
-    assert.equal(results.runs[0].computedGenerations, 2);
+    assert.equal(results.runs[0].computed_generations, 2);
     assert.equal(results.settings.bootstrap!.samples, 100);
     execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    assert.equal((JSON.parse(readFileSync(out, 'utf8')) as BenchmarkResults).runs[0].computedGenerations, 0);
+    assert.equal((JSON.parse(readFileSync(out, 'utf8')) as BenchmarkResults).runs[0].computed_generations, 0);
     assert.equal(readdirSync(join(work, 'cli-cache')).filter((f) => f.endsWith('.generations.jsonl')).length, 1);
   });
 });
