@@ -159,6 +159,8 @@ export interface BenchRunRequest {
   tasks?: string[];
   limit?: number;
   dataDir?: string;
+  /** Where dataDir came from, for messages (default `--data-dir`). */
+  dataDirOrigin?: string;
   batchSize: number;
   maxLength: number;
   cacheDir: string | undefined;
@@ -171,8 +173,8 @@ export interface BenchRunRequest {
  * The suite of a request, its data located (a missing file stops here, before any model is loaded);
  * `bench` and `eval` check every benchmark this way first.
  */
-export function resolveBenchRequest(request: Pick<BenchRunRequest, 'benchmark' | 'dataDir' | 'shots' | 'subjects' | 'tasks' | 'limit'>): { suite: BenchmarkSuite; sha256: string; selection: BenchmarkSelection } {
-  const { suite, sha256 } = resolveSuite(request.benchmark, { dataDir: request.dataDir });
+export function resolveBenchRequest(request: Pick<BenchRunRequest, 'benchmark' | 'dataDir' | 'dataDirOrigin' | 'shots' | 'subjects' | 'tasks' | 'limit'>): { suite: BenchmarkSuite; sha256: string; selection: BenchmarkSelection } {
+  const { suite, sha256 } = resolveSuite(request.benchmark, { dataDir: request.dataDir, dataDirOrigin: request.dataDirOrigin });
   const selection = { shots: request.shots, subsets: request.subjects, tasks: request.tasks, limit: request.limit };
   locateTaskData(suite, selection);
   return { suite, sha256, selection };

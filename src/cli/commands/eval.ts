@@ -5,13 +5,13 @@ import { InvalidInputError } from '../../errors.js';
 import { formatResultsTable } from '../../eval/benchmarks/report.js';
 import type { BenchmarkResults } from '../../eval/benchmarks/runner.js';
 import { readEvalConfig } from '../../eval/benchmarks/eval-config.js';
-import { loadModelAndTokenizer, runBenchFromOptions, writeResults } from './bench.js';
+import { loadModelAndTokenizer, resolveBenchRequest, runBenchFromOptions, writeResults } from './bench.js';
 import { ASSERTION_SUITE_HELP, runAssertionSuite } from './evaluate.js';
 
 export const EVAL_HELP = `tuneloop eval: evaluate a model from a YAML file: benchmarks, or an assertion test suite
 
 Usage:
-  tuneloop eval --config eval.yaml [--out FILE] [--no-cache]
+  tuneloop eval --config eval.yaml [--out FILE] [--no-cache] [--json]
   tuneloop eval --config suite.yaml [--model DIR [--adapter DIR]] [--judge-endpoint URL --judge-model NAME] [--json]
 
 The file's top-level keys decide what runs: a file with tests: is an assertion suite, any other a
@@ -38,11 +38,13 @@ eval.yaml (paths relative to the file):
     - benchmark: superglue
       tasks: [boolq, cb, copa]
     - benchmark: my-quiz.yaml
-      data_dir: data/quiz
+      data_dir: data/quiz     # the benchmark's data folder; without it, as tuneloop bench looks:
+                              # TUNELOOP_DATA_DIR/<folder>, the shipped data/benchmarks, ../shared/data
 
 Options for a benchmark run:
   --config FILE          the YAML above (required)
   --out FILE             overrides the file's out
+  --json                 print the results JSON (as --out writes it) on stdout instead of the tables
   --no-cache             neither read nor write cached model outputs
 
 ${ASSERTION_SUITE_HELP}
@@ -77,11 +79,13 @@ function isAssertionSuite(file: string): boolean {
 async function runBenchmarks(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string' }, out: { type: 'string' }, 'no-cache': { type: 'boolean', default: false } },
+    options: { config: { type: 'string' }, out: { type: 'string' }, 'no-cache': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
     strict: true,
   });
   if (!values.config) throw new InvalidInputError('--config', 'is required: the eval YAML file');
   const config = readEvalConfig(values.config);
+  // Every benchmark's data is located before the model loads: a missing file stops the run at once.
+  for (const b of config.benchmarks) resolveBenchRequest(b);
   const loaded = await loadModelAndTokenizer(config);
   const results: BenchmarkResults[] = [];
   for (const b of config.benchmarks) {
@@ -89,11 +93,13 @@ async function runBenchmarks(argv: string[]): Promise<void> {
       { ...config, ...b, cacheDir: values['no-cache'] ? undefined : config.cacheDir },
       loaded,
     );
-    process.stdout.write(`${formatResultsTable(result)}\n\n`);
+    if (!values.json) process.stdout.write(`${formatResultsTable(result)}\n\n`);
     results.push(result);
   }
+  const evalResults = { format: 'tuneloop-eval-results', format_version: 2, config: values.config, benchmarks: results };
+  if (values.json) process.stdout.write(`${JSON.stringify(evalResults, null, 2)}\n`);
   const out = values.out ?? config.out;
-  if (out) writeResults(out, { format: 'tuneloop-eval-results', formatVersion: 1, config: values.config, benchmarks: results });
+  if (out) writeResults(out, evalResults);
 }
 
 

@@ -53,10 +53,10 @@ export function shippedDataRoot(): string {
 
 /**
  * The candidate data folders of a suite, in the order they are tried. `dataDir` is an explicit folder
- * (--data-dir); `fileDataDir` the definition's own data_dir, already resolved against the file.
+ * (--data-dir, or `dataDirOrigin` such as an eval file's field); `fileDataDir` the definition's own data_dir, already resolved against the file.
  */
-export function dataLocations(options: { dataDir?: string; fileDataDir: string | null; source: DataSource | null; environment: NodeJS.ProcessEnv; definitionFile: string }): DataLocation[] {
-  if (options.dataDir !== undefined) return [{ dir: resolve(options.dataDir), origin: '--data-dir' }];
+export function dataLocations(options: { dataDir?: string; dataDirOrigin?: string; fileDataDir: string | null; source: DataSource | null; environment: NodeJS.ProcessEnv; definitionFile: string }): DataLocation[] {
+  if (options.dataDir !== undefined) return [{ dir: resolve(options.dataDir), origin: options.dataDirOrigin ?? '--data-dir' }];
   if (options.fileDataDir !== null) return [{ dir: options.fileDataDir, origin: `data_dir in ${options.definitionFile}` }];
   const folder = options.source?.folder;
   if (!folder) return [{ dir: dirname(resolve(options.definitionFile)), origin: `the folder of ${options.definitionFile}` }];

@@ -112,9 +112,10 @@ function template(r: FieldReader, field: string, source: string): PromptTemplate
 
 /**
  * Reads and checks a suite file. `dataDir` (--data-dir) overrides where the data is looked for;
- * `environment` (default process.env) supplies TUNELOOP_DATA_DIR.
+ * `dataDirOrigin` names where it came from in messages (default `--data-dir`); `environment` (default
+ * process.env) supplies TUNELOOP_DATA_DIR.
  */
-export function loadBenchmarkSuite(file: string, options: { dataDir?: string; environment?: NodeJS.ProcessEnv } = {}): BenchmarkSuite {
+export function loadBenchmarkSuite(file: string, options: { dataDir?: string; dataDirOrigin?: string; environment?: NodeJS.ProcessEnv } = {}): BenchmarkSuite {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -133,7 +134,7 @@ export function loadBenchmarkSuite(file: string, options: { dataDir?: string; en
   const fileDataDir = dataDirField === null ? null : isAbsolute(dataDirField) ? dataDirField : resolve(dirname(file), dataDirField);
   const dataSource = readDataSource(top);
   if (fileDataDir !== null && dataSource?.folder) top.fail('data_source.folder', 'and data_dir name the data twice: give one');
-  const locations = dataLocations({ dataDir: options.dataDir, fileDataDir, source: dataSource, environment: options.environment ?? process.env, definitionFile: file });
+  const locations = dataLocations({ dataDir: options.dataDir, dataDirOrigin: options.dataDirOrigin, fileDataDir, source: dataSource, environment: options.environment ?? process.env, definitionFile: file });
   const tasks = top.list('tasks').map(readTask);
   const taskNames = new Set<string>();
   for (const task of tasks) {

@@ -98,9 +98,9 @@ describe('generation tasks on the reference checkpoint', () => {
     assert.match(task.signatures!.rouge1, /stem:yes/);
     assert.deepEqual(first.settings.bootstrap, settings.bootstrap);
     assert.equal(first.tasks.xsum.scoring, 'generate');
-    assert.deepEqual(first.tasks.xsum.generation, { until: ['###'], maxNewTokens: 64, decoding: 'greedy' });
+    assert.deepEqual(first.tasks.xsum.generation, { until: ['###'], max_new_tokens: 64, decoding: 'greedy' });
     const table = formatResultsTable(first);
-    assert.match(table, /^xsum\s+3\s+\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]/m);
+    assert.match(table, /^xsum\s+3\s+0\s+\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]/m);
     assert.match(table, /3 generations \(3 generated, 0 cached\)/);
     assert.match(table, /rouge1: nrefs:1\|case:lc\|tok:rouge-score\|stem:yes/);
   });
@@ -206,7 +206,7 @@ describe('tuneloop bench on a generation task', () => {
     const out = join(work, 'xsum.json');
     const args = [cli, 'bench', 'xsum', '--model', modelDir, '--limit', '2', '--max-length', '160', '--bootstrap', '100', '--data-dir', join(fixtures, 'xsum'), '--cache-dir', join(work, 'cli-cache'), '--backend', 'typescript', '--out', out];
     const table = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    assert.match(table, /^xsum\s+2\s+\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]/m);
+    assert.match(table, /^xsum\s+2\s+0\s+\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]/m);
     const results = JSON.parse(readFileSync(out, 'utf8')) as BenchmarkResults;
     assert.equal(results.runs[0].computed_generations, 2);
     assert.equal(results.settings.bootstrap!.samples, 100);
