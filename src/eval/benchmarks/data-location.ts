@@ -20,6 +20,8 @@ export interface DataLocation {
   readonly dir: string;
   /** Where this candidate came from, in the user's terms (`--data-dir`, `TUNELOOP_DATA_DIR`, ...). */
   readonly origin: string;
+  /** The sample shipped in data/benchmarks, which holds only part of a dataset. */
+  readonly shipped?: boolean;
 }
 
 /** What a suite says about its official data, shown when files are missing. */
@@ -53,7 +55,9 @@ export function shippedDataRoot(): string {
 
 /**
  * The candidate data folders of a suite, in the order they are tried. `dataDir` is an explicit folder
- * (--data-dir, or `dataDirOrigin` such as an eval file's field); `fileDataDir` the definition's own data_dir, already resolved against the file.
+ * (--data-dir, or where `dataDirOrigin` says, such as an eval file's field); `fileDataDir` the
+ * definition's own data_dir, already resolved against the file. A suite with neither data_dir nor a
+ * data_source folder reads from its file's folder.
  */
 export function dataLocations(options: { dataDir?: string; dataDirOrigin?: string; fileDataDir: string | null; source: DataSource | null; environment: NodeJS.ProcessEnv; definitionFile: string }): DataLocation[] {
   if (options.dataDir !== undefined) return [{ dir: resolve(options.dataDir), origin: options.dataDirOrigin ?? '--data-dir' }];
@@ -63,7 +67,7 @@ export function dataLocations(options: { dataDir?: string; dataDirOrigin?: strin
   const root = options.environment[DATA_DIR_ENV];
   if (root !== undefined && root !== '') return [{ dir: resolve(root, folder), origin: `${DATA_DIR_ENV}=${root}` }];
   return [
-    { dir: join(shippedDataRoot(), folder), origin: 'shipped with tuneloop' },
+    { dir: join(shippedDataRoot(), folder), origin: 'shipped with tuneloop', shipped: true },
     { dir: resolve(packageRoot(), '..', 'shared', 'data', folder), origin: '../shared/data beside the project' },
   ];
 }
@@ -98,6 +102,9 @@ export function chooseDataDir(suiteName: string, locations: readonly DataLocatio
           .join(', ')}${missing.length > 4 ? ` and ${missing.length - 4} more` : ''}`;
     lines.push(`  ${shown(location.dir)} (${location.origin}): ${what}`);
   });
+  if (locations.some((location) => location.shipped && existsSync(location.dir))) {
+    lines.push(`The shipped data is a sample (what it holds: ${shown(join(shippedDataRoot(), 'README.md'))}).`);
+  }
   lines.push(`Expected files, relative to the data folder: ${[...new Set(needed.map((file) => file.pattern))].join(', ')}`);
   if (source) {
     lines.push(`Format: ${source.format}`);
