@@ -77,7 +77,7 @@ Output:
   --out DIR              write DIR/helm-results.json (every figure, with model, adapter, data, word
                          list and suite hashes, seeds and perturbation versions) and DIR/report.html
                          (self-contained: inline SVG reliability diagram and perturbation chart, no
-                         script, no network); the table always goes to stdout, progress to stderr
+                         script, no network); the table (or --json) goes to stdout, progress to stderr
 
 Examples:
   tuneloop helm mmlu --model models/bloom-560m --subjects anatomy,virology --out runs/helm/mmlu
