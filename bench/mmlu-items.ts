@@ -2,7 +2,7 @@
  * The MMLU items the `mmlu` benchmark scores, as token ids in a JSON file that tuneloop
  * (bench/worker.ts) and the PyTorch peer (bench/peer/mmlu_peer.py) both read, so both score identical
  * inputs. Prompts are built by the benchmark runner (lm-eval's MMLU template, 5-shot from the first dev
- * questions) from the real CSV files in ../shared/data/mmlu.
+ * questions) from the real CSV files the `mmlu` suite finds: the four subjects ship in data/benchmarks/mmlu.
  *
  * The random BLOOM-560m checkpoint has no tokenizer, and BLOOM's own is not available offline, so the
  * text is encoded with the project's BLOOM-style test tokenizer (test/fixtures/tokenizer, 2,000 tokens;
@@ -37,7 +37,7 @@ export interface MmluBenchItems {
   readonly items: readonly MmluBenchItem[];
 }
 
-/** Builds the items from the shared MMLU data and writes them to `file`. */
+/** Builds the items from the MMLU data (shipped in data/benchmarks/mmlu) and writes them to `file`. */
 export async function writeMmluItems(file: string): Promise<MmluBenchItems> {
   const tokenizerDir = 'test/fixtures/tokenizer';
   const tokenizer = await loadTokenizer(tokenizerDir);

@@ -5,17 +5,16 @@ import { InvalidInputError } from '../../errors.js';
 import { formatResultsTable } from '../../eval/benchmarks/report.js';
 import type { BenchmarkResults } from '../../eval/benchmarks/runner.js';
 import { readEvalConfig } from '../../eval/benchmarks/eval-config.js';
-import { resolveSuite } from '../../eval/benchmarks/suites.js';
 import { requireModelDir } from '../model-options.js';
 import { requireAdapterDir } from '../model-option-checks.js';
 import { parseOptions } from '../parse-options.js';
-import { loadModelAndTokenizer, runBenchFromOptions, writeResults } from './bench.js';
+import { loadModelAndTokenizer, resolveBenchRequest, runBenchFromOptions, writeResults } from './bench.js';
 import { ASSERTION_SUITE_HELP, runAssertionSuite } from './evaluate.js';
 
 export const EVAL_HELP = `tuneloop eval: evaluate a model from a YAML file: benchmarks, or an assertion test suite
 
 Usage:
-  tuneloop eval --config eval.yaml [--model DIR] [--adapter DIR ...] [--out FILE] [--no-cache]
+  tuneloop eval --config eval.yaml [--model DIR] [--adapter DIR ...] [--out FILE] [--no-cache] [--json]
   tuneloop eval --config suite.yaml [--model DIR [--adapter DIR]] [--judge-endpoint URL --judge-model NAME] [--json]
 
 The file's top-level keys decide what runs: a file with tests: is an assertion suite, any other a
@@ -42,7 +41,8 @@ eval.yaml (paths relative to the file):
     - benchmark: superglue
       tasks: [boolq, cb, copa]
     - benchmark: my-quiz.yaml
-      data_dir: data/quiz
+      data_dir: data/quiz     # the benchmark's data folder; without it, as tuneloop bench looks:
+                              # TUNELOOP_DATA_DIR/<folder>, the shipped data/benchmarks, ../shared/data
 
 Options for a benchmark run:
   --config FILE          the YAML above (required)
@@ -50,6 +50,7 @@ Options for a benchmark run:
                          current folder; one in the file, to the file)
   --adapter DIR          overrides the file's adapters (repeat for several)
   --out FILE             overrides the file's out
+  --json                 print the results JSON (as --out writes it) on stdout instead of the tables
   --no-cache             neither read nor write cached model outputs
 
 ${ASSERTION_SUITE_HELP}
@@ -97,6 +98,7 @@ async function runBenchmarks(argv: string[]): Promise<void> {
         adapter: { type: 'string', multiple: true },
         out: { type: 'string' },
         'no-cache': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
       },
       strict: true,
     },
@@ -110,8 +112,9 @@ async function runBenchmarks(argv: string[]): Promise<void> {
   requireModelDir(model, values.model !== undefined ? '--model' : `${values.config}: model`);
   const adapters = values.adapter ?? config.adapters;
   for (const adapter of adapters) requireAdapterDir(adapter, values.adapter !== undefined ? '--adapter' : `${values.config}: adapters`);
-  // Each benchmark's definition is read before the model loads, so a wrong name fails first.
-  for (const b of config.benchmarks) resolveSuite(b.benchmark, { dataDir: b.dataDir });
+  // Every benchmark's definition is read and its data located before the model loads: a wrong name or a
+  // missing file stops the run at once.
+  for (const b of config.benchmarks) resolveBenchRequest(b);
   const loaded = await loadModelAndTokenizer({ model, dtype: config.dtype, backend: config.backend });
   const results: BenchmarkResults[] = [];
   for (const b of config.benchmarks) {
@@ -119,9 +122,11 @@ async function runBenchmarks(argv: string[]): Promise<void> {
       { ...config, ...b, model, adapters, includeBase: config.includeBase ?? adapters.length === 0, cacheDir: values['no-cache'] ? undefined : config.cacheDir },
       loaded,
     );
-    process.stdout.write(`${formatResultsTable(result)}\n\n`);
+    if (!values.json) process.stdout.write(`${formatResultsTable(result)}\n\n`);
     results.push(result);
   }
+  const evalResults = { format: 'tuneloop-eval-results', format_version: 2, config: values.config, benchmarks: results };
+  if (values.json) process.stdout.write(`${JSON.stringify(evalResults, null, 2)}\n`);
   const out = values.out ?? config.out;
-  if (out) writeResults(out, { format: 'tuneloop-eval-results', formatVersion: 1, config: values.config, benchmarks: results });
+  if (out) writeResults(out, evalResults);
 }

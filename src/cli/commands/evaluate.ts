@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../../errors.js';
+import { snakeCaseFields } from '../../eval/benchmarks/snake-case.js';
 import { HttpJudge } from '../../eval/evaluators/http-judge.js';
 import type { Judge } from '../../eval/evaluators/judge.js';
 import { defaultMetricRegistry } from '../../eval/evaluators/metric-registry.js';
@@ -121,6 +122,7 @@ export async function runAssertionSuite(argv: string[]): Promise<number> {
     },
   });
   bar?.finish(`${result.aggregate.passed}/${result.aggregate.tests} passed`);
-  process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatSuiteTable(result)}\n`);
+  // Field names in snake_case; byType's keys are assertion types as the suite spells them.
+  process.stdout.write(values.json ? `${JSON.stringify(snakeCaseFields(result, new Set(['byType'])), null, 2)}\n` : `${formatSuiteTable(result)}\n`);
   return result.aggregate.failed + result.aggregate.errors > 0 ? FAILED_TESTS_EXIT_CODE : 0;
 }

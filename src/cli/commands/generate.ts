@@ -194,9 +194,6 @@ function checkVocabulary(ids: readonly number[], vocabSize: number, field: strin
   if (bad !== undefined) throw new InvalidInputError(field, `token id ${bad} is outside the vocabulary [0, ${vocabSize})`);
 }
 
-/** A value that starts with a dash but is a number (-1, -.5): the value of the option before it. */
-const NEGATIVE_NUMBER = /^-(?:\d|\.\d)/;
-
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;

@@ -1,12 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidInputError } from '../../errors.js';
+import { DATA_DIR_ENV } from '../../eval/benchmarks/data-location.js';
+import { locateTaskData } from '../../eval/benchmarks/runner.js';
 import { resolveSuite } from '../../eval/benchmarks/suites.js';
 import { loadGenerationPrompts } from '../../eval/helm/generation.js';
 import { renderHelmHtml } from '../../eval/helm/html.js';
 import { DEFAULT_PERTURBATIONS, buildPerturbations } from '../../eval/helm/registry.js';
 import { loadBiasWordLists } from '../../eval/helm/resources.js';
-import { type HelmResults, runHelmReport } from '../../eval/helm/run.js';
+import { type HelmResults, helmResultsJson, runHelmReport } from '../../eval/helm/run.js';
 import { formatHelmTable } from '../../eval/helm/table.js';
 import { loadToxicityLexicon } from '../../eval/helm/toxicity.js';
 import type { DecodingStrategy } from '../../inference/sampling.js';
@@ -38,7 +40,10 @@ They rewrite the item's fields (the question; the answer options too for fairnes
 instructions or few-shot examples, and an item a perturbation leaves unchanged is not scored again.
 
 Selection (as tuneloop bench):
-  --shots K  --subjects A,B  --tasks A,B  --limit N  --data-dir DIR
+  --shots K  --subjects A,B  --tasks A,B  --limit N
+  --data-dir DIR         the benchmark's data folder; without it, ${DATA_DIR_ENV}/<folder>, else the
+                         shipped data/benchmarks/<folder> (MMLU: 16 subjects), else ../shared/data/<folder>
+                         (see "Where the data comes from" in README.md)
 
 Perturbations:
   --perturbations A,B    which, as name[:value] (default ${DEFAULT_PERTURBATIONS.join(',')});
@@ -69,10 +74,11 @@ Model:
 ${MODEL_OPTIONS_HELP}
 
 Output:
+  --json                 print the results JSON (as helm-results.json) on stdout instead of the table
   --out DIR              write DIR/helm-results.json (every figure, with model, adapter, data, word
                          list and suite hashes, seeds and perturbation versions) and DIR/report.html
                          (self-contained: inline SVG reliability diagram and perturbation chart, no
-                         script, no network); the table always goes to stdout, progress to stderr
+                         script, no network); the table (or --json) goes to stdout, progress to stderr
 
 Examples:
   tuneloop helm mmlu --model models/bloom-560m --subjects anatomy,virology --out runs/helm/mmlu
@@ -111,6 +117,7 @@ export async function runHelm(argv: string[]): Promise<void> {
       'cache-dir': { type: 'string', default: 'runs/cache/bench' },
       'no-cache': { type: 'boolean', default: false },
       out: { type: 'string' },
+      json: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -130,6 +137,8 @@ export async function runHelm(argv: string[]): Promise<void> {
   const dir = checkModelOptions(values);
   const perturbations = buildPerturbations(listOption(values.perturbations) ?? DEFAULT_PERTURBATIONS, { dialectMapping: values['dialect-mapping'], personNames: values['person-names'] });
   const { suite, sha256 } = resolveSuite(positionals[0], { dataDir: values['data-dir'] });
+  // Missing data files stop the command here, before the model loads.
+  locateTaskData(suite, selection);
   const promptsFile = values['generation-prompts'];
   const generationPrompts = promptsFile ? loadGenerationPrompts(promptsFile) : null;
   const biasWordLists = loadBiasWordLists();
@@ -165,14 +174,14 @@ export async function runHelm(argv: string[]): Promise<void> {
       if (done === total) bar.finish();
     },
   });
-  process.stdout.write(`${formatHelmTable(results)}\n`);
+  process.stdout.write(values.json ? `${JSON.stringify(helmResultsJson(results), null, 2)}\n` : `${formatHelmTable(results)}\n`);
   if (values.out) writeHelmOutputs(values.out, results);
 }
 
 /** DIR/helm-results.json and DIR/report.html. */
 export function writeHelmOutputs(dir: string, results: HelmResults): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'helm-results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(dir, 'helm-results.json'), `${JSON.stringify(helmResultsJson(results), null, 2)}\n`);
   writeFileSync(join(dir, 'report.html'), renderHelmHtml(results));
   note(`results: ${join(dir, 'helm-results.json')}, report: ${join(dir, 'report.html')}`);
 }

@@ -4,6 +4,7 @@ import { CsvError, parse } from 'csv-parse/sync';
 import { DatasetError } from '../../errors.js';
 import { readDataFile } from '../../train/data/data-file.js';
 import { stripEnd } from '../metrics/whitespace.js';
+import type { NeededFile } from './data-location.js';
 import type { TaskDefinition } from './definition.js';
 import { PromptTemplate, TemplateError, type TemplateValue } from './template.js';
 import { RECORD_TRANSFORMS, RowProblem, type Row } from './transforms.js';
@@ -30,6 +31,19 @@ export function splitFiles(task: TaskDefinition, subset: string | null, split: s
   const render = (template: PromptTemplate) => resolve(dataDir, template.render(subset === null ? {} : { subset }));
   if (source instanceof PromptTemplate) return [{ field: null, path: render(source) }];
   return Object.entries(source).map(([field, template]) => ({ field, path: render(template) }));
+}
+
+/**
+ * The files one split of a task (and subset) reads, relative to the data folder, each with the pattern
+ * it comes from (`{{subset}}` shown as `<subset>`), for choosing the data folder and explaining a miss.
+ */
+export function neededFiles(task: TaskDefinition, subset: string | null, split: string): NeededFile[] {
+  const source = task.data.splits[split];
+  const templates = source instanceof PromptTemplate ? [source] : Object.values(source);
+  return templates.map((template) => ({
+    path: template.render(subset === null ? {} : { subset }),
+    pattern: template.render(subset === null ? {} : { subset: '<subset>' }),
+  }));
 }
 
 /** The fields the task's templates read from an item; each item is checked for them when loaded. */

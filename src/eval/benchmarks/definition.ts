@@ -5,6 +5,7 @@ import { FieldReader } from '../../config/field-reader.js';
 import { InvalidInputError } from '../../errors.js';
 import { PromptTemplate, TemplateError } from './template.js';
 import { RECORD_TRANSFORMS } from './transforms.js';
+import { type DataLocation, type DataSource, dataLocations } from './data-location.js';
 
 /**
  * A benchmark as data: a YAML file holding a suite of tasks (data files and their format, prompt
@@ -15,8 +16,10 @@ import { RECORD_TRANSFORMS } from './transforms.js';
 export interface BenchmarkSuite {
   readonly name: string;
   readonly file: string;
-  /** Where data paths are resolved from: `data_dir` relative to the file, unless overridden. */
-  readonly dataDir: string;
+  /** The folders data paths may be resolved from, in order (see data-location.ts); a run uses the first holding every file it needs. */
+  readonly dataLocations: readonly DataLocation[];
+  /** The official data's format and where it is published, for the missing-data message. */
+  readonly dataSource: DataSource | null;
   readonly tasks: readonly TaskDefinition[];
   readonly groups: readonly GroupDefinition[];
 }
@@ -107,8 +110,12 @@ function template(r: FieldReader, field: string, source: string): PromptTemplate
   }
 }
 
-/** Reads and checks a suite file; `dataDir` overrides the file's own `data_dir`. */
-export function loadBenchmarkSuite(file: string, options: { dataDir?: string } = {}): BenchmarkSuite {
+/**
+ * Reads and checks a suite file. `dataDir` (--data-dir) overrides where the data is looked for;
+ * `dataDirOrigin` names where it came from in messages (default `--data-dir`); `environment` (default
+ * process.env) supplies TUNELOOP_DATA_DIR.
+ */
+export function loadBenchmarkSuite(file: string, options: { dataDir?: string; dataDirOrigin?: string; environment?: NodeJS.ProcessEnv } = {}): BenchmarkSuite {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -122,9 +129,12 @@ export function loadBenchmarkSuite(file: string, options: { dataDir?: string } =
     throw new InvalidInputError(file, `is not valid YAML: ${(error as Error).message}`);
   }
   const top = FieldReader.ofDocument(file, json);
-  top.rejectUnknown(['suite', 'description', 'data_dir', 'tasks', 'groups']);
-  const dataDirField = top.nonEmptyString('data_dir', '.');
-  const dataDir = options.dataDir ?? (isAbsolute(dataDirField) ? dataDirField : resolve(dirname(file), dataDirField));
+  top.rejectUnknown(['suite', 'description', 'data_dir', 'data_source', 'tasks', 'groups']);
+  const dataDirField = top.optionalString('data_dir');
+  const fileDataDir = dataDirField === null ? null : isAbsolute(dataDirField) ? dataDirField : resolve(dirname(file), dataDirField);
+  const dataSource = readDataSource(top);
+  if (fileDataDir !== null && dataSource?.folder) top.fail('data_source.folder', 'and data_dir name the data twice: give one');
+  const locations = dataLocations({ dataDir: options.dataDir, dataDirOrigin: options.dataDirOrigin, fileDataDir, source: dataSource, environment: options.environment ?? process.env, definitionFile: file });
   const tasks = top.list('tasks').map(readTask);
   const taskNames = new Set<string>();
   for (const task of tasks) {
@@ -143,7 +153,17 @@ export function loadBenchmarkSuite(file: string, options: { dataDir?: string } =
         return { name: g.nonEmptyString('name'), description: g.string('description', ''), tasks: names };
       })
     : [];
-  return { name: top.nonEmptyString('suite'), file, dataDir, tasks, groups };
+  return { name: top.nonEmptyString('suite'), file, dataLocations: locations, dataSource, tasks, groups };
+}
+
+/** `data_source: {folder, format, published}`: where the data lives under the data roots and what the official files are. */
+function readDataSource(top: FieldReader): DataSource | null {
+  if (!top.has('data_source')) return null;
+  const r = top.requiredChild('data_source');
+  r.rejectUnknown(['folder', 'format', 'published']);
+  const folder = r.optionalString('folder');
+  if (folder !== null && !/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(folder)) r.fail('folder', `"${folder}" must be a relative folder name (letters, digits, "_", "-", ".", "/")`);
+  return { folder, format: r.nonEmptyString('format'), published: r.nonEmptyString('published') };
 }
 
 function readTask(r: FieldReader): TaskDefinition {

@@ -14,7 +14,7 @@ import { type BootstrapSettings, DEFAULT_BOOTSTRAP, bootstrapSettings } from './
  *   adapters: [runs/tutor/history/adapter]   # the base runs too unless include_base: false
  *   benchmarks:
  *     - {benchmark: mmlu, shots: 5, subjects: [high_school_world_history], limit: 50}
- *     - {benchmark: superglue, tasks: [boolq, copa], data_dir: ../shared/data/superglue}
+ *     - {benchmark: superglue, tasks: [boolq, copa], data_dir: /data/superglue}
  */
 export interface EvalConfig {
   /** Null when the file names none: `tuneloop eval --model DIR` gives it. */
@@ -40,6 +40,8 @@ export interface EvalBenchmark {
   readonly tasks?: string[];
   readonly limit?: number;
   readonly dataDir?: string;
+  /** `benchmarks[i].data_dir in FILE`, for messages about that folder. */
+  readonly dataDirOrigin?: string;
 }
 
 export function readEvalConfig(file: string): EvalConfig {
@@ -69,7 +71,7 @@ export function readEvalConfig(file: string): EvalConfig {
     cacheDir: cache ? (optionalPath(top, 'cache_dir') ?? 'runs/cache/bench') : undefined,
     bootstrap: bootstrapSettings(top.number('bootstrap', DEFAULT_BOOTSTRAP.samples, { integer: true, min: 0 }), top.number('bootstrap_seed', DEFAULT_BOOTSTRAP.seed, { integer: true, min: 0 })),
     out: optionalPath(top, 'out'),
-    benchmarks: top.list('benchmarks').map((b) => {
+    benchmarks: top.list('benchmarks').map((b, i) => {
       b.rejectUnknown(['benchmark', 'shots', 'subjects', 'tasks', 'limit', 'data_dir']);
       const name = b.nonEmptyString('benchmark');
       return {
@@ -79,6 +81,7 @@ export function readEvalConfig(file: string): EvalConfig {
         tasks: b.optionalStringList('tasks') ?? undefined,
         limit: b.optionalNumber('limit', { integer: true, min: 1 }) ?? undefined,
         dataDir: optionalPath(b, 'data_dir'),
+        ...(b.has('data_dir') ? { dataDirOrigin: `benchmarks[${i}].data_dir in ${file}` } : {}),
       };
     }),
   };

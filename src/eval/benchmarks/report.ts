@@ -9,20 +9,26 @@ export function formatResultsTable(results: BenchmarkResults): string {
 function formatRun(results: BenchmarkResults, run: RunResult): string {
   const title = `${results.suite.name} | model ${results.model.dir ?? '(in memory)'} (${results.model.sha256.slice(0, 12)})${run.adapter ? ` + adapter ${run.adapter.dir} (${run.adapter.sha256.slice(0, 12)})` : ''}`;
   const metrics = [...new Set(run.tasks.flatMap((t) => Object.keys(t.metrics)))];
-  const rows: string[][] = [['task', 'n', ...metrics]];
-  for (const task of run.tasks) rows.push([task.name, String(task.items), ...metrics.map((m) => formatWithInterval(task.metrics[m], task.intervals?.[m]))]);
-  const groupRows = (name: string, g: { items: number; micro: Record<string, number>; macro: Record<string, number> }) => [
-    [`${name} (micro)`, String(g.items), ...metrics.map((m) => format(g.micro[m]))],
-    [`${name} (macro)`, String(g.items), ...metrics.map((m) => format(g.macro[m]))],
+  // shots: few-shot examples per item (lm-eval's n-shot); a group shows it when all its tasks agree.
+  const shotsOf = (name: string) => results.tasks[name]?.fewshot.shots;
+  const rows: string[][] = [['task', 'n', 'shots', ...metrics]];
+  for (const task of run.tasks) rows.push([task.name, String(task.items), String(shotsOf(task.name) ?? '-'), ...metrics.map((m) => formatWithInterval(task.metrics[m], task.intervals?.[m]))]);
+  const groupShots = (members: readonly string[]) => {
+    const shots = new Set(members.map(shotsOf));
+    return shots.size === 1 ? String([...shots][0] ?? '-') : 'mixed';
+  };
+  const groupRows = (name: string, g: { items: number; micro: Record<string, number>; macro: Record<string, number> }, members: readonly string[]) => [
+    [`${name} (micro)`, String(g.items), groupShots(members), ...metrics.map((m) => format(g.micro[m]))],
+    [`${name} (macro)`, String(g.items), groupShots(members), ...metrics.map((m) => format(g.macro[m]))],
   ];
   const separatorAt: number[] = [];
   if (Object.keys(run.groups).length > 0) {
     separatorAt.push(rows.length);
-    for (const [name, g] of Object.entries(run.groups)) rows.push(...groupRows(name, g));
+    for (const [name, g] of Object.entries(run.groups)) rows.push(...groupRows(name, g, results.groups?.[name] ?? []));
   }
   if (run.tasks.length > 1) {
     separatorAt.push(rows.length);
-    rows.push(...groupRows('all tasks', run.overall));
+    rows.push(...groupRows('all tasks', run.overall, run.tasks.map((t) => t.name)));
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const line = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
@@ -33,8 +39,8 @@ function formatRun(results: BenchmarkResults, run: RunResult): string {
     out.push(line(r));
   });
   const work = [
-    run.requests > 0 ? `${run.requests} requests (${run.computedRequests} scored, ${run.requests - run.computedRequests} cached)` : '',
-    run.generations > 0 ? `${run.generations} generations (${run.computedGenerations} generated, ${run.generations - run.computedGenerations} cached)` : '',
+    run.requests > 0 ? `${run.requests} requests (${run.computed_requests} scored, ${run.requests - run.computed_requests} cached)` : '',
+    run.generations > 0 ? `${run.generations} generations (${run.computed_generations} generated, ${run.generations - run.computed_generations} cached)` : '',
   ].filter((w) => w !== '');
   out.push(`${work.length > 0 ? work.join(', ') : 'recorded outputs only'} in ${run.seconds.toFixed(1)}s`);
   const bootstrap = results.settings.bootstrap;

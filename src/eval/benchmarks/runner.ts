@@ -8,7 +8,9 @@ import type { CausalLM } from '../../models/causal-lm.js';
 import { applyAdapter } from '../../peft/apply-adapter.js';
 import { pythonStrip } from '../python-text.js';
 import { type CachedGeneration, type CachedScore, GenerationCache, ScoreCache, generationKey, hashModelDirectory, requestKey } from './cache.js';
-import { loadSplit } from './data.js';
+import { chooseDataDir } from './data-location.js';
+import { type Stderr, taskStderrs } from './lm-eval-stderr.js';
+import { loadSplit, neededFiles } from './data.js';
 import type { BenchmarkSuite, TaskDefinition } from './definition.js';
 import { type PreparedItem, prepareItems } from './prompts.js';
 import { type BootstrapSettings, type ChoiceOutcome, DEFAULT_BOOTSTRAP, type GroupAggregate, METRIC_VERSIONS, aggregate, choiceMetricFunctions, metricsWithIntervals } from './scoring.js';
@@ -43,32 +45,55 @@ export interface PreparedTask {
   readonly shots: number;
   readonly items: readonly PreparedItem[];
   readonly files: readonly { path: string; sha256: string }[];
+  /** The data folder the files were read from. */
+  readonly dataDir: string;
+  /** Items in the evaluated split before --limit (lm-eval's n-samples "original"). */
+  readonly originalItems: number;
 }
 
-/** Loads data and builds prompts for the selected tasks. */
-export async function prepareTasks(suite: BenchmarkSuite, selection: BenchmarkSelection = {}): Promise<PreparedTask[]> {
+interface TaskPlan {
+  readonly definition: TaskDefinition;
+  readonly subset: string | null;
+  readonly shots: number;
+  readonly fewshotSplit: string | null;
+}
+
+/**
+ * The selected tasks and the data folder they are read from: the first of the suite's candidates
+ * holding every file the selection needs (see data-location.ts), else a DatasetError explaining where
+ * the data comes from. Cheap (no file is read), so a command can call it before loading a model.
+ */
+export function locateTaskData(suite: BenchmarkSuite, selection: BenchmarkSelection = {}): { plans: TaskPlan[]; dataDir: string } {
   const known = new Set(suite.tasks.map((t) => t.name));
   for (const name of selection.tasks ?? []) if (!known.has(name)) throw new InvalidInputError('--tasks', `"${name}" is not a task of ${suite.name} (${[...known].join(', ')})`);
   const allSubsets = new Set(suite.tasks.flatMap((t) => t.subsets ?? []));
   for (const s of selection.subsets ?? []) if (!allSubsets.has(s)) throw new InvalidInputError('--subjects', `"${s}" is not a subset of ${suite.name}`);
-  const prepared: PreparedTask[] = [];
+  const plans: TaskPlan[] = [];
   for (const definition of suite.tasks) {
     if (selection.tasks && !selection.tasks.includes(definition.name)) continue;
     const subsets = definition.subsets ? definition.subsets.filter((s) => !selection.subsets || selection.subsets.includes(s)) : [null];
     const shots = selection.shots ?? definition.fewshot.shots;
     if (shots > 0 && definition.fewshot.split === null) throw new InvalidInputError('--shots', `task ${definition.name} has no few-shot split`);
-    for (const subset of subsets) {
-      const evaluated = await loadSplit(definition, subset, definition.evalSplit, suite.dataDir);
-      const fewshotSplit = definition.fewshot.split;
-      const sameSplit = fewshotSplit === definition.evalSplit;
-      const pool = shots === 0 || fewshotSplit === null ? undefined : sameSplit ? evaluated : await loadSplit(definition, subset, fewshotSplit, suite.dataDir);
-      const chosen = selection.limit === undefined ? evaluated.items : evaluated.items.slice(0, selection.limit);
-      const items = prepareItems(definition, subset, chosen, { shots, pool: pool?.items ?? [], sameSplit });
-      const files = [evaluated, ...(pool && !sameSplit ? [pool] : [])].flatMap((s) => s.files);
-      prepared.push({ name: subset === null ? definition.name : `${definition.name}_${subset}`, definition, subset, shots, items, files });
-    }
+    for (const subset of subsets) plans.push({ definition, subset, shots, fewshotSplit: shots === 0 ? null : definition.fewshot.split });
   }
-  if (prepared.length === 0) throw new InvalidInputError('--tasks', 'selects no task');
+  if (plans.length === 0) throw new InvalidInputError('--tasks', 'selects no task');
+  const needed = plans.flatMap((p) => [p.definition.evalSplit, ...(p.fewshotSplit !== null && p.fewshotSplit !== p.definition.evalSplit ? [p.fewshotSplit] : [])].flatMap((split) => neededFiles(p.definition, p.subset, split)));
+  return { plans, dataDir: chooseDataDir(suite.name, suite.dataLocations, needed, suite.dataSource) };
+}
+
+/** Loads data and builds prompts for the selected tasks, from the folder locateTaskData chooses. */
+export async function prepareTasks(suite: BenchmarkSuite, selection: BenchmarkSelection = {}): Promise<PreparedTask[]> {
+  const { plans, dataDir } = locateTaskData(suite, selection);
+  const prepared: PreparedTask[] = [];
+  for (const { definition, subset, shots, fewshotSplit } of plans) {
+    const evaluated = await loadSplit(definition, subset, definition.evalSplit, dataDir);
+    const sameSplit = fewshotSplit === definition.evalSplit;
+    const pool = fewshotSplit === null ? undefined : sameSplit ? evaluated : await loadSplit(definition, subset, fewshotSplit, dataDir);
+    const chosen = selection.limit === undefined ? evaluated.items : evaluated.items.slice(0, selection.limit);
+    const items = prepareItems(definition, subset, chosen, { shots, pool: pool?.items ?? [], sameSplit });
+    const files = [evaluated, ...(pool && !sameSplit ? [pool] : [])].flatMap((s) => s.files);
+    prepared.push({ name: subset === null ? definition.name : `${definition.name}_${subset}`, definition, subset, shots, items, files, dataDir, originalItems: evaluated.items.length });
+  }
   return prepared;
 }
 
@@ -190,6 +215,8 @@ export interface TaskResult {
   readonly intervals: Record<string, { readonly lower: number; readonly upper: number }> | null;
   /** Text metrics: how each was computed, in sacreBLEU's signature style. */
   readonly signatures?: Record<string, string>;
+  /** Per metric, lm-evaluation-harness's standard error (see lm-eval-stderr.ts); present when the run asked for it. */
+  readonly stderr?: Record<string, Stderr>;
 }
 
 export interface RunResult {
@@ -200,10 +227,10 @@ export interface RunResult {
   readonly overall: GroupAggregate;
   /** Log-likelihood requests (multiple choice), and how many were scored rather than read from the cache. */
   readonly requests: number;
-  readonly computedRequests: number;
+  readonly computed_requests: number;
   /** Generations (generate tasks), and how many were generated rather than read from the cache. */
   readonly generations: number;
-  readonly computedGenerations: number;
+  readonly computed_generations: number;
   readonly seconds: number;
 }
 
@@ -215,14 +242,18 @@ export interface BenchmarkRunOptions extends ScoringSettings {
   readonly cacheDir?: string;
   /** Bootstrap intervals for every metric (default DEFAULT_BOOTSTRAP); null turns them off. */
   readonly bootstrap?: BootstrapSettings | null;
+  /** Compute each metric's standard error as lm-eval does, with this many bootstrap resamples where lm-eval bootstraps. */
+  readonly stderr?: { readonly bootstrapIters: number };
   readonly onStatus?: (message: string) => void;
   readonly onRunProgress?: (label: string, done: number, total: number) => void;
 }
 
 export interface BenchmarkResults {
   readonly format: 'tuneloop-benchmark-results';
-  readonly formatVersion: 1;
-  readonly suite: { readonly name: string; readonly file: string; readonly sha256: string };
+  /** 2: keys in snake_case, the data folder recorded (1 had camelCase keys). */
+  readonly format_version: 2;
+  /** data_dir: the folder the data was read from (--data-dir, TUNELOOP_DATA_DIR, shipped data, ...). */
+  readonly suite: { readonly name: string; readonly file: string; readonly sha256: string; readonly data_dir: string };
   readonly created: string;
   readonly model: { readonly dir: string | undefined; readonly sha256: string };
   readonly settings: {
@@ -230,12 +261,16 @@ export interface BenchmarkResults {
     readonly limit: number | null;
     readonly tasks: readonly string[] | null;
     readonly subsets: readonly string[] | null;
-    readonly batchSize: number;
-    readonly maxLength: number;
+    readonly batch_size: number;
+    readonly max_length: number;
     readonly bootstrap: BootstrapSettings | null;
+    /** Resamples for lm-eval's bootstrapped standard errors; null when they were not computed. */
+    readonly stderr_bootstrap_iters: number | null;
   };
-  readonly metricVersions: Readonly<Record<string, number>>;
+  readonly metric_versions: Readonly<Record<string, number>>;
   readonly tasks: Readonly<Record<string, TaskRecord>>;
+  /** The suite's groups that have a task in this run: group name -> its tasks in this run. */
+  readonly groups: Readonly<Record<string, readonly string[]>>;
   readonly runs: readonly RunResult[];
 }
 
@@ -245,13 +280,16 @@ export interface TaskRecord {
   readonly version: number;
   readonly subset: string | null;
   readonly items: number;
+  /** Items in the evaluated split before --limit. */
+  readonly split_items: number;
   readonly data: readonly { path: string; sha256: string }[];
-  readonly dataSha256: string;
+  readonly data_sha256: string;
+  readonly eval_split: string;
   readonly fewshot: { readonly shots: number; readonly split: string | null; readonly sampler: string; readonly seed: number };
   readonly template: Readonly<Record<string, string | readonly string[] | null>>;
   readonly scoring: TaskDefinition['scoring']['type'];
   /** generate tasks: stop strings and the most new tokens (decoding is greedy). */
-  readonly generation: { readonly until: readonly string[]; readonly maxNewTokens: number; readonly decoding: 'greedy' } | null;
+  readonly generation: { readonly until: readonly string[]; readonly max_new_tokens: number; readonly decoding: 'greedy' } | null;
   readonly metrics: readonly string[];
 }
 
@@ -314,11 +352,14 @@ export async function runBenchmark(base: BloomModel, tokenizer: TextTokenizer, s
           const lls = requests[t][i].map(() => scores[cursor++].logLikelihood);
           return { gold: item.gold, logLikelihoods: lls, choices: item.choices, groupKey: item.groupKey };
         });
-        return { name: task.name, items: task.items.length, ...metricsWithIntervals(choiceMetricFunctions(task.definition, outcomes), task.items.length, bootstrap) };
+        const functions = choiceMetricFunctions(task.definition, outcomes);
+        const stderr = options.stderr ? { stderr: taskStderrs(functions, task.items.length, outcomes.map((o) => o.groupKey), options.stderr.bootstrapIters) } : {};
+        return { name: task.name, items: task.items.length, ...metricsWithIntervals(functions, task.items.length, bootstrap), ...stderr };
       }
       const predictions = scoring.type === 'generate' ? generations[t]!.map((g) => cleanGeneration(g.text, scoring.until)) : task.items.map((item) => item.output!);
       const { functions, signatures } = textMetricFunctions(task.definition, predictions, task.items.map((item) => item.reference!));
-      return { name: task.name, items: task.items.length, ...metricsWithIntervals(functions, task.items.length, bootstrap), signatures };
+      const stderr = options.stderr ? { stderr: taskStderrs(functions, task.items.length, null, options.stderr.bootstrapIters) } : {};
+      return { name: task.name, items: task.items.length, ...metricsWithIntervals(functions, task.items.length, bootstrap), signatures, ...stderr };
     });
     const byName = new Map(taskResults.map((r) => [r.name, r]));
     const groups: Record<string, GroupAggregate> = {};
@@ -332,22 +373,25 @@ export async function runBenchmark(base: BloomModel, tokenizer: TextTokenizer, s
       groups,
       overall: aggregate(taskResults),
       requests: flat.length,
-      computedRequests: computed,
+      computed_requests: computed,
       generations: generationCount,
-      computedGenerations,
+      computed_generations: computedGenerations,
       seconds: (performance.now() - started) / 1000,
     });
   }
   const sel = options.selection ?? {};
   return {
     format: 'tuneloop-benchmark-results',
-    formatVersion: 1,
-    suite: { name: suite.name, file: suite.file, sha256: suiteSha256 },
+    format_version: 2,
+    suite: { name: suite.name, file: suite.file, sha256: suiteSha256, data_dir: tasks[0].dataDir },
     created: new Date().toISOString(),
     model: { dir: base.sourceDir, sha256: modelHash },
-    settings: { shots: sel.shots ?? null, limit: sel.limit ?? null, tasks: sel.tasks ?? null, subsets: sel.subsets ?? null, batchSize: options.batchSize, maxLength: options.maxLength, bootstrap },
-    metricVersions: METRIC_VERSIONS,
+    settings: { shots: sel.shots ?? null, limit: sel.limit ?? null, tasks: sel.tasks ?? null, subsets: sel.subsets ?? null, batch_size: options.batchSize, max_length: options.maxLength, bootstrap, stderr_bootstrap_iters: options.stderr?.bootstrapIters ?? null },
+    metric_versions: METRIC_VERSIONS,
     tasks: Object.fromEntries(tasks.map((t) => [t.name, taskRecord(t)])),
+    groups: Object.fromEntries(
+      suite.groups.map((g) => [g.name, g.tasks.filter((name) => tasks.some((t) => t.name === name))] as const).filter(([, members]) => members.length > 0),
+    ),
     runs,
   };
 }
@@ -360,8 +404,10 @@ function taskRecord(task: PreparedTask): TaskRecord {
     version: d.version,
     subset: task.subset,
     items: task.items.length,
+    split_items: task.originalItems,
     data: task.files,
-    dataSha256,
+    data_sha256: dataSha256,
+    eval_split: d.evalSplit,
     fewshot: { shots: task.shots, split: d.fewshot.split, sampler: d.fewshot.sampler, seed: d.fewshot.seed },
     template: {
       description: d.description?.source ?? null,
@@ -373,7 +419,7 @@ function taskRecord(task: PreparedTask): TaskRecord {
       fewshot_delimiter: d.fewshotDelimiter,
     },
     scoring: d.scoring.type,
-    generation: d.scoring.type === 'generate' ? { until: d.scoring.until, maxNewTokens: d.scoring.maxNewTokens, decoding: 'greedy' } : null,
+    generation: d.scoring.type === 'generate' ? { until: d.scoring.until, max_new_tokens: d.scoring.maxNewTokens, decoding: 'greedy' } : null,
     metrics: d.metrics,
   };
 }

@@ -37,9 +37,51 @@ export const METRIC_VERSIONS: Readonly<Record<string, number>> = {
 /** Each metric of a task as a function of the indices of the items it is computed over (all of them, or a resample). */
 export type MetricFunctions = Record<string, (indices: readonly number[]) => number>;
 
-/** The multiple-choice metrics as functions of item indices. */
+/**
+ * The multiple-choice metrics as functions of item indices. Each item's predictions (plain and
+ * length-normalised), confidence and correctness are computed once, so a resample (percentile
+ * bootstrap, lm-eval's bootstrap stderr) only gathers them for its indices.
+ */
 export function choiceMetricFunctions(task: TaskDefinition, outcomes: readonly ChoiceOutcome[]): MetricFunctions {
-  return Object.fromEntries(task.metrics.map((metric) => [metric, (indices: readonly number[]) => taskMetrics({ ...task, metrics: [metric] }, indices.map((i) => outcomes[i]))[metric]]));
+  const golds = outcomes.map((o) => o.gold);
+  const { acc: preds, accNorm } = predictions(outcomes);
+  const pick = <T>(values: readonly T[], indices: readonly number[]) => indices.map((i) => values[i]);
+  const functions: MetricFunctions = {};
+  for (const metric of task.metrics) {
+    switch (metric) {
+      case 'acc':
+        functions.acc = (indices) => accuracy(pick(golds, indices), pick(preds, indices));
+        break;
+      case 'acc_norm':
+        functions.acc_norm = (indices) => accuracy(pick(golds, indices), pick(accNorm, indices));
+        break;
+      case 'f1_macro': {
+        const labels = task.docToChoice!.map((_, i) => i);
+        functions.f1_macro = (indices) => macroF1(pick(golds, indices), pick(preds, indices), labels);
+        break;
+      }
+      case 'mcc':
+        functions.mcc = (indices) => matthewsCorrelation(pick(golds, indices), pick(preds, indices));
+        break;
+      case 'ece': {
+        const confidences = outcomes.map((o) => Math.max(...softmax(o.logLikelihoods)));
+        const correct = preds.map((p, i) => p === golds[i]);
+        functions.ece = (indices) => expectedCalibrationError(pick(confidences, indices), pick(correct, indices), { bins: 10, binning: 'equal-mass' });
+        break;
+      }
+      case 'exact_match_grouped':
+        functions.exact_match_grouped = (indices) => {
+          const allRight = new Map<string, boolean>();
+          for (const i of indices) allRight.set(outcomes[i].groupKey!, (allRight.get(outcomes[i].groupKey!) ?? true) && preds[i] === golds[i]);
+          return [...allRight.values()].filter(Boolean).length / allRight.size;
+        };
+        break;
+      case 'f1a':
+        functions.f1a = (indices) => binaryF1(pick(golds, indices), pick(preds, indices), task.positiveChoice!);
+        break;
+    }
+  }
+  return functions;
 }
 
 export interface BootstrapSettings {
@@ -90,46 +132,10 @@ export function predictions(outcomes: readonly ChoiceOutcome[]): { acc: number[]
   };
 }
 
-/** The task's metrics over its items. */
+/** The task's metrics over all its items. */
 export function taskMetrics(task: TaskDefinition, outcomes: readonly ChoiceOutcome[]): Record<string, number> {
-  const golds = outcomes.map((o) => o.gold);
-  const { acc: preds, accNorm } = predictions(outcomes);
-  const out: Record<string, number> = {};
-  for (const metric of task.metrics) {
-    switch (metric) {
-      case 'acc':
-        out.acc = accuracy(golds, preds);
-        break;
-      case 'acc_norm':
-        out.acc_norm = accuracy(golds, accNorm);
-        break;
-      case 'f1_macro':
-        out.f1_macro = macroF1(golds, preds, task.docToChoice!.map((_, i) => i));
-        break;
-      case 'mcc':
-        out.mcc = matthewsCorrelation(golds, preds);
-        break;
-      case 'ece': {
-        const confidences = outcomes.map((o) => Math.max(...softmax(o.logLikelihoods)));
-        out.ece = expectedCalibrationError(
-          confidences,
-          preds.map((p, i) => p === golds[i]),
-          { bins: 10, binning: 'equal-mass' },
-        );
-        break;
-      }
-      case 'exact_match_grouped': {
-        const allRight = new Map<string, boolean>();
-        outcomes.forEach((o, i) => allRight.set(o.groupKey!, (allRight.get(o.groupKey!) ?? true) && preds[i] === golds[i]));
-        out.exact_match_grouped = [...allRight.values()].filter(Boolean).length / allRight.size;
-        break;
-      }
-      case 'f1a':
-        out.f1a = binaryF1(golds, preds, task.positiveChoice!);
-        break;
-    }
-  }
-  return out;
+  const all = outcomes.map((_, i) => i);
+  return Object.fromEntries(Object.entries(choiceMetricFunctions(task, outcomes)).map(([metric, f]) => [metric, f(all)]));
 }
 
 function softmax(values: readonly number[]): number[] {

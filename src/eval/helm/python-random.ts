@@ -8,6 +8,8 @@ import { Mt19937 } from '../mt19937.js';
  * (helm/benchmark/augmentations/perturbation.py, `get_rng`), so reproducing the generator makes a
  * perturbation here pick the same typos, spaces and substitutions as HELM's for the same id.
  *
+ * - seed(int): |n| fed to init_by_array as 32-bit words, least significant first ([0] for 0), as
+ *   lm-evaluation-harness's bootstrap seeds `random.Random(i)` per chunk.
  * - seed(str), version 2: the integer whose big-endian bytes are utf8(s) + sha512(utf8(s)), fed to
  *   init_by_array as 32-bit words, least significant first.
  * - random(): 53 bits from two outputs, (a >> 5) * 2^26 + (b >> 6), over 2^53.
@@ -18,19 +20,8 @@ import { Mt19937 } from '../mt19937.js';
 export class PythonRandom {
   private readonly twister: Mt19937;
 
-  constructor(seed: string) {
-    const text = Buffer.from(seed, 'utf8');
-    const bytes = Buffer.concat([text, createHash('sha512').update(text).digest()]);
-    let start = 0;
-    while (start < bytes.length && bytes[start] === 0) start++;
-    const significant = bytes.subarray(start);
-    const words: number[] = [];
-    for (let end = significant.length; end > 0; end -= 4) {
-      let word = 0;
-      for (let b = Math.max(0, end - 4); b < end; b++) word = word * 256 + significant[b];
-      words.push(word >>> 0);
-    }
-    this.twister = Mt19937.fromKey(words.length === 0 ? [0] : words);
+  constructor(seed: string | number) {
+    this.twister = Mt19937.fromKey(typeof seed === 'number' ? integerSeedKey(seed) : stringSeedKey(seed));
   }
 
   /** Uniform in [0, 1) with 53 random bits. */
@@ -70,4 +61,33 @@ export class PythonRandom {
     if (sequence.length === 0) throw new InvalidInputError('choice', 'cannot choose from an empty sequence');
     return sequence[this.randbelow(sequence.length)];
   }
+}
+
+/** CPython's seed(str), version 2: utf8(s) + sha512(utf8(s)) as one big-endian integer, in 32-bit words least significant first. */
+function stringSeedKey(seed: string): number[] {
+  const text = Buffer.from(seed, 'utf8');
+  const bytes = Buffer.concat([text, createHash('sha512').update(text).digest()]);
+  let start = 0;
+  while (start < bytes.length && bytes[start] === 0) start++;
+  const significant = bytes.subarray(start);
+  const words: number[] = [];
+  for (let end = significant.length; end > 0; end -= 4) {
+    let word = 0;
+    for (let b = Math.max(0, end - 4); b < end; b++) word = word * 256 + significant[b];
+    words.push(word >>> 0);
+  }
+  return words.length === 0 ? [0] : words;
+}
+
+/** CPython's seed(int): abs(n) in 32-bit words, least significant first; [0] for 0. */
+function integerSeedKey(seed: number): number[] {
+  if (!Number.isSafeInteger(seed)) throw new InvalidInputError('seed', `must be a safe integer, got ${seed}`);
+  let n = Math.abs(seed);
+  const words = [n % 0x100000000];
+  n = Math.floor(n / 0x100000000);
+  while (n > 0) {
+    words.push(n % 0x100000000);
+    n = Math.floor(n / 0x100000000);
+  }
+  return words;
 }

@@ -8,6 +8,7 @@ import type { BenchmarkSuite } from '../benchmarks/definition.js';
 import type { PreparedItem } from '../benchmarks/prompts.js';
 import { type BenchmarkSelection, type PreparedTask, buildRequests, prepareTasks, scoreWithCache } from '../benchmarks/runner.js';
 import { type ChoiceOutcome, METRIC_VERSIONS, predictions, taskMetrics } from '../benchmarks/scoring.js';
+import { snakeCaseFields } from '../benchmarks/snake-case.js';
 import { type CalibrationBin, calibrationBins, expectedCalibrationError } from '../metrics/calibration.js';
 import { type BiasReport, biasReport } from './bias.js';
 import { type LatencySummary, latencySummary, peakResidentBytes, tokensPerSecond } from './efficiency.js';
@@ -73,7 +74,8 @@ export interface HelmTaskReport {
 
 export interface HelmResults {
   readonly format: 'tuneloop-helm-results';
-  readonly formatVersion: 1;
+  /** 2: the file's fields are snake_case (helmResultsJson); 1 had camelCase. */
+  readonly formatVersion: 2;
   readonly created: string;
   readonly suite: { readonly name: string; readonly file: string; readonly sha256: string };
   readonly model: { readonly dir: string | undefined; readonly sha256: string };
@@ -227,7 +229,7 @@ export async function runHelmReport(base: BloomModel, tokenizer: TextCodec, suit
   const sel = options.selection ?? {};
   return {
     format: 'tuneloop-helm-results',
-    formatVersion: 1,
+    formatVersion: 2,
     created: new Date().toISOString(),
     suite: { name: suite.name, file: suite.file, sha256: suiteSha256 },
     model: { dir: base.sourceDir, sha256: modelHash },
@@ -305,4 +307,12 @@ function itemWeighted(reports: readonly HelmTaskReport[]): Record<string, number
   const shared = Object.keys(reports[0]?.metrics ?? {}).filter((m) => reports.every((r) => m in r.metrics));
   const items = reports.reduce((n, r) => n + r.items, 0);
   return Object.fromEntries(shared.map((m) => [m, reports.reduce((s, r) => s + r.items * r.metrics[m], 0) / items]));
+}
+
+/**
+ * The results as written to helm-results.json and printed by --json: every field in snake_case; the keys
+ * of maps keyed by data (task, metric, perturbation, bias and toxicity category names) kept as they are.
+ */
+export function helmResultsJson(results: HelmResults): unknown {
+  return snakeCaseFields(results, new Set(['fields', 'data', 'metrics', 'metricVersions', 'perturbed', 'scores', 'categories']));
 }

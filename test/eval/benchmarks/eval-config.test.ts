@@ -32,6 +32,7 @@ benchmarks:
   assert.deepEqual(config.benchmarks[0], { benchmark: 'mmlu', shots: 5, subjects: ['anatomy'], tasks: undefined, limit: 10, dataDir: undefined });
   assert.equal(config.benchmarks[1].benchmark, join(dir, 'defs/quiz.yaml'));
   assert.equal(config.benchmarks[1].dataDir, join(dir, 'data'));
+  assert.match(config.benchmarks[1].dataDirOrigin!, /^benchmarks\[1\]\.data_dir in .*\.yaml$/, 'messages about the folder name the field it came from');
 });
 
 test('an eval config may leave the model to --model', () => {

@@ -83,7 +83,7 @@ describe('generation tasks on the reference checkpoint', () => {
     first = await runBenchmark(model, tokenizer, xsum, 'test-sha', { ...settings, adapters: [null], cacheDir: cacheDir() });
     const run = first.runs[0];
     assert.equal(run.generations, 3);
-    assert.equal(run.computedGenerations, 3);
+    assert.equal(run.computed_generations, 3);
     assert.equal(run.requests, 0);
     const { predictions, references, raw } = await cachedPredictions(xsum, cacheDir(), first.model.sha256);
     assert.ok(raw.every((t) => t.length > 0), 'the model generated text for every item');
@@ -98,19 +98,19 @@ describe('generation tasks on the reference checkpoint', () => {
     assert.match(task.signatures!.rouge1, /stem:yes/);
     assert.deepEqual(first.settings.bootstrap, settings.bootstrap);
     assert.equal(first.tasks.xsum.scoring, 'generate');
-    assert.deepEqual(first.tasks.xsum.generation, { until: ['###'], maxNewTokens: 64, decoding: 'greedy' });
+    assert.deepEqual(first.tasks.xsum.generation, { until: ['###'], max_new_tokens: 64, decoding: 'greedy' });
     const table = formatResultsTable(first);
-    assert.match(table, /^xsum\s+3\s+\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]/m);
+    assert.match(table, /^xsum\s+3\s+0\s+\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]/m);
     assert.match(table, /3 generations \(3 generated, 0 cached\)/);
     assert.match(table, /rouge1: nrefs:1\|case:lc\|tok:rouge-score\|stem:yes/);
   });
 
   it('a rerun generates nothing, and a run without the cache gives the same numbers', async () => {
     const again = await runBenchmark(model, tokenizer, xsum, 'test-sha', { ...settings, adapters: [null], cacheDir: cacheDir() });
-    assert.equal(again.runs[0].computedGenerations, 0);
+    assert.equal(again.runs[0].computed_generations, 0);
     assert.deepEqual(again.runs[0].tasks, first.runs[0].tasks);
     const uncached = await runBenchmark(model, tokenizer, xsum, 'test-sha', { ...settings, adapters: [null] });
-    assert.equal(uncached.runs[0].computedGenerations, 3);
+    assert.equal(uncached.runs[0].computed_generations, 3);
     assert.deepEqual(uncached.runs[0].tasks, first.runs[0].tasks);
   });
 
@@ -206,12 +206,12 @@ describe('tuneloop bench on a generation task', () => {
     const out = join(work, 'xsum.json');
     const args = [cli, 'bench', 'xsum', '--model', modelDir, '--limit', '2', '--max-length', '160', '--bootstrap', '100', '--data-dir', join(fixtures, 'xsum'), '--cache-dir', join(work, 'cli-cache'), '--backend', 'typescript', '--out', out];
     const table = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    assert.match(table, /^xsum\s+2\s+\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]/m);
+    assert.match(table, /^xsum\s+2\s+0\s+\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]/m);
     const results = JSON.parse(readFileSync(out, 'utf8')) as BenchmarkResults;
-    assert.equal(results.runs[0].computedGenerations, 2);
+    assert.equal(results.runs[0].computed_generations, 2);
     assert.equal(results.settings.bootstrap!.samples, 100);
     execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    assert.equal((JSON.parse(readFileSync(out, 'utf8')) as BenchmarkResults).runs[0].computedGenerations, 0);
+    assert.equal((JSON.parse(readFileSync(out, 'utf8')) as BenchmarkResults).runs[0].computed_generations, 0);
     assert.equal(readdirSync(join(work, 'cli-cache')).filter((f) => f.endsWith('.generations.jsonl')).length, 1);
   });
 });

@@ -19,15 +19,16 @@ interface LmEvalCase {
 }
 const reference = JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'eval', 'lm-eval-prompts.json'), 'utf8')) as { cases: LmEvalCase[] };
 
+const dataDirs = { mmlu: join(repoRoot, 'test', 'fixtures', 'eval', 'mmlu'), superglue: join(repoRoot, 'test', 'fixtures', 'eval', 'superglue') };
 const suites = {
-  mmlu: loadBenchmarkSuite(join(repoRoot, 'benchmarks', 'mmlu.yaml'), { dataDir: join(repoRoot, 'test', 'fixtures', 'eval', 'mmlu') }),
-  superglue: loadBenchmarkSuite(join(repoRoot, 'benchmarks', 'superglue.yaml'), { dataDir: join(repoRoot, 'test', 'fixtures', 'eval', 'superglue') }),
+  mmlu: loadBenchmarkSuite(join(repoRoot, 'benchmarks', 'mmlu.yaml'), { dataDir: dataDirs.mmlu }),
+  superglue: loadBenchmarkSuite(join(repoRoot, 'benchmarks', 'superglue.yaml'), { dataDir: dataDirs.superglue }),
 };
 
 async function prepared(task: TaskDefinition, subset: string | null, shots: number) {
-  const evaluated = await loadSplit(task, subset, task.evalSplit, suites.mmlu.tasks.includes(task) ? suites.mmlu.dataDir : suites.superglue.dataDir);
+  const evaluated = await loadSplit(task, subset, task.evalSplit, suites.mmlu.tasks.includes(task) ? dataDirs.mmlu : dataDirs.superglue);
   const fewshotSplit = task.fewshot.split!;
-  const pool = fewshotSplit === task.evalSplit ? evaluated : await loadSplit(task, subset, fewshotSplit, suites.mmlu.tasks.includes(task) ? suites.mmlu.dataDir : suites.superglue.dataDir);
+  const pool = fewshotSplit === task.evalSplit ? evaluated : await loadSplit(task, subset, fewshotSplit, suites.mmlu.tasks.includes(task) ? dataDirs.mmlu : dataDirs.superglue);
   // The reference draws SuperGLUE examples with lm-eval's FirstNSampler (the shipped definition samples at random).
   const firstN: TaskDefinition = { ...task, fewshot: { ...task.fewshot, sampler: 'first_n' } };
   return prepareItems(firstN, subset, evaluated.items, { shots, pool: pool.items, sameSplit: fewshotSplit === task.evalSplit });
@@ -65,7 +66,7 @@ describe('prompts are identical to lm-evaluation-harness', () => {
 describe('prepareItems', () => {
   it('random few-shot examples depend on the seed and item, never include the item itself', async () => {
     const task = suites.superglue.tasks.find((t) => t.name === 'cb')!;
-    const split = await loadSplit(task, null, 'validation', suites.superglue.dataDir);
+    const split = await loadSplit(task, null, 'validation', dataDirs.superglue);
     const draw = (seed: number) => prepareItems({ ...task, fewshot: { ...task.fewshot, seed } }, null, split.items, { shots: 3, pool: split.items, sameSplit: true });
     const a = draw(1);
     assert.deepEqual(

@@ -73,22 +73,22 @@ describe('benchmark runner on the reference checkpoint', () => {
     for (const t of run.tasks) for (const v of Object.values(t.metrics)) assert.ok(v >= 0 && v <= 1);
     // 5 CB items x 3 choices + 4 COPA items (the fixture has 4) x 2 + 5 MultiRC answers x 2
     assert.equal(run.requests, 15 + 8 + 10);
-    assert.equal(run.computedRequests, run.requests);
+    assert.equal(run.computed_requests, run.requests);
     assert.equal(first.tasks.cb.items, 5);
     assert.equal(first.tasks.cb.fewshot.sampler, 'random');
-    assert.match(first.tasks.cb.dataSha256, /^[0-9a-f]{64}$/);
+    assert.match(first.tasks.cb.data_sha256, /^[0-9a-f]{64}$/);
     assert.equal(first.tasks.cb.template.doc_to_text, '{{premise}}\nQuestion: {{hypothesis}}. True, False, or Neither?\nAnswer:');
     assert.match(first.model.sha256, /^[0-9a-f]{64}$/);
-    assert.equal(first.metricVersions.acc, 1);
+    assert.equal(first.metric_versions.acc, 1);
   });
 
   it('is deterministic, and a rerun is served entirely from the cache', async () => {
     const cacheDir = join(work, 'cache-structure');
     const again = await runBenchmark(model, tokenizer, superglue, 'test-sha', { ...settings, selection, adapters: [null], cacheDir });
-    assert.equal(again.runs[0].computedRequests, 0);
+    assert.equal(again.runs[0].computed_requests, 0);
     assert.deepEqual(again.runs[0].tasks, first.runs[0].tasks);
     const uncached = await runBenchmark(model, tokenizer, superglue, 'test-sha', { ...settings, selection, adapters: [null] });
-    assert.equal(uncached.runs[0].computedRequests, uncached.runs[0].requests);
+    assert.equal(uncached.runs[0].computed_requests, uncached.runs[0].requests);
     assert.deepEqual(uncached.runs[0].tasks, first.runs[0].tasks);
   });
 
@@ -111,7 +111,7 @@ describe('benchmark runner on the reference checkpoint', () => {
     // What a run killed mid-write leaves: the first 20 entries and half of the 21st.
     writeFileSync(file, `${lines.slice(0, 20).join('\n')}\n${lines[20].slice(0, 15)}`);
     const resumed = await runBenchmark(model, tokenizer, superglue, 'test-sha', { ...settings, selection, adapters: [null], cacheDir });
-    assert.equal(resumed.runs[0].computedRequests, lines.length - 20);
+    assert.equal(resumed.runs[0].computed_requests, lines.length - 20);
     assert.deepEqual(resumed.runs[0].tasks, complete.runs[0].tasks);
   });
 
@@ -139,11 +139,11 @@ describe('tuneloop bench', () => {
     const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
     const args = [cli, 'bench', 'superglue', '--model', modelDir, '--tasks', 'boolq,wsc', '--limit', '3', '--data-dir', join(fixtures, 'superglue'), '--cache-dir', join(work, 'cli-cache'), '--backend', 'typescript', '--out', out];
     const table = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    assert.match(table, /^boolq\s+3\s+\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]$/m);
-    assert.match(table, /^wsc\s+3\s+\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]$/m);
+    assert.match(table, /^boolq\s+3\s+0\s+\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]$/m);
+    assert.match(table, /^wsc\s+3\s+0\s+\d\.\d{4} \[\d\.\d{4}, \d\.\d{4}\]$/m);
     const results = JSON.parse(readFileSync(out, 'utf8')) as BenchmarkResults;
-    assert.equal(results.runs[0].computedRequests, 12);
+    assert.equal(results.runs[0].computed_requests, 12);
     execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    assert.equal((JSON.parse(readFileSync(out, 'utf8')) as BenchmarkResults).runs[0].computedRequests, 0);
+    assert.equal((JSON.parse(readFileSync(out, 'utf8')) as BenchmarkResults).runs[0].computed_requests, 0);
   });
 });

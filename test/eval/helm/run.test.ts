@@ -142,9 +142,17 @@ describe('HELM report on the reference checkpoint', () => {
     const out = join(work, 'cli-out');
     const stdout = execFileSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'helm', 'superglue', '--model', modelDir, '--data-dir', join(fixtures, 'superglue'), '--tasks', 'cb', '--limit', '3', '--max-length', '256', '--perturbations', 'lowercase,gender_pronouns', '--generation-limit', '2', '--max-new-tokens', '4', '--cache-dir', join(work, 'cli-cache'), '--backend', 'typescript', '--out', out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     assert.match(stdout, /^cb\s+3\s/m);
-    const written = JSON.parse(readFileSync(join(out, 'helm-results.json'), 'utf8')) as HelmResults;
+    const written = JSON.parse(readFileSync(join(out, 'helm-results.json'), 'utf8')) as { format_version: number; perturbations: { key: string }[]; generation: { records: unknown[] }; efficiency: Record<string, Record<string, unknown>> };
+    assert.equal(written.format_version, 2);
     assert.deepEqual(written.perturbations.map((p) => p.key), ['lowercase', 'gender_pronouns:1']);
     assert.equal(written.generation.records.length, 2);
+    assert.ok('tokens_per_second' in written.efficiency.scoring && 'peak_resident_bytes' in written.efficiency);
+    const keys = (value: unknown): string[] =>
+      typeof value !== 'object' || value === null ? [] : Array.isArray(value) ? value.flatMap(keys) : Object.entries(value).flatMap(([k, v]) => [k, ...keys(v)]);
+    assert.deepEqual(keys(written).filter((k) => /[a-z][A-Z]/.test(k) && !['rougeL', 'rougeLsum'].includes(k)), [], 'every field of helm-results.json is snake_case');
+    const json = JSON.parse(execFileSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'helm', 'superglue', '--model', modelDir, '--data-dir', join(fixtures, 'superglue'), '--tasks', 'cb', '--limit', '3', '--max-length', '256', '--perturbations', 'lowercase', '--generation-limit', '0', '--cache-dir', join(work, 'cli-cache'), '--backend', 'typescript', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as { format: string; tasks: { name: string; worst_case: unknown }[] };
+    assert.equal(json.format, 'tuneloop-helm-results');
+    assert.ok(json.tasks[0].worst_case, '--json prints the same snake_case results');
     parseHtmlStructure(readFileSync(join(out, 'report.html'), 'utf8'));
     const help = execFileSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'helm', '--help'], { encoding: 'utf8' });
     assert.match(help, /tuneloop helm mmlu\|superglue\|FILE\.yaml/);
