@@ -68,6 +68,7 @@ export async function runBench(argv: string[]): Promise<void> {
       base: { type: 'boolean', default: false },
       dtype: { type: 'string', default: 'fp32' },
       backend: { type: 'string', default: 'auto' },
+      threads: { type: 'string' },
       shots: { type: 'string' },
       subjects: { type: 'string' },
       tasks: { type: 'string' },
@@ -91,6 +92,7 @@ export async function runBench(argv: string[]): Promise<void> {
     includeBase: values.base,
     dtype: values.dtype,
     backend: values.backend,
+    threads: values.threads,
     shots: integerOption(values.shots, '--shots', 0),
     subjects: listOption(values.subjects),
     tasks: listOption(values.tasks),
@@ -112,6 +114,8 @@ export interface BenchRunRequest {
   includeBase: boolean;
   dtype: string;
   backend: string;
+  /** The --threads text, checked when the model loads. */
+  threads?: string;
   shots?: number;
   subjects?: string[];
   tasks?: string[];
@@ -151,10 +155,10 @@ export async function runBenchFromOptions(request: BenchRunRequest, loaded?: Awa
   });
 }
 
-export async function loadModelAndTokenizer(request: { model: string | undefined; dtype: string; backend: string }) {
+export async function loadModelAndTokenizer(request: { model: string | undefined; dtype: string; backend: string; threads?: string }) {
   const dir = requireModelDir(request.model);
   const tokenizer = await loadTokenizerForCli(dir, 'benchmarks are text');
-  const base = await loadBaseModelForCli({ model: dir, dtype: request.dtype, backend: request.backend });
+  const base = await loadBaseModelForCli({ model: dir, dtype: request.dtype, backend: request.backend, threads: request.threads });
   return { base, tokenizer };
 }
 

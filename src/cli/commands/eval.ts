@@ -44,6 +44,7 @@ Options for a benchmark run:
   --config FILE          the YAML above (required)
   --out FILE             overrides the file's out
   --no-cache             neither read nor write cached model outputs
+  --threads N            threads for the native backend (default TUNELOOP_THREADS, else one per core)
 
 ${ASSERTION_SUITE_HELP}
 
@@ -77,12 +78,12 @@ function isAssertionSuite(file: string): boolean {
 async function runBenchmarks(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string' }, out: { type: 'string' }, 'no-cache': { type: 'boolean', default: false } },
+    options: { config: { type: 'string' }, out: { type: 'string' }, 'no-cache': { type: 'boolean', default: false }, threads: { type: 'string' } },
     strict: true,
   });
   if (!values.config) throw new InvalidInputError('--config', 'is required: the eval YAML file');
   const config = readEvalConfig(values.config);
-  const loaded = await loadModelAndTokenizer(config);
+  const loaded = await loadModelAndTokenizer({ ...config, threads: values.threads });
   const results: BenchmarkResults[] = [];
   for (const b of config.benchmarks) {
     const result = await runBenchFromOptions(

@@ -87,6 +87,7 @@ export async function runHelm(argv: string[]): Promise<void> {
       adapter: { type: 'string' },
       dtype: { type: 'string', default: 'fp32' },
       backend: { type: 'string', default: 'auto' },
+      threads: { type: 'string' },
       shots: { type: 'string' },
       subjects: { type: 'string' },
       tasks: { type: 'string' },
@@ -125,7 +126,7 @@ export async function runHelm(argv: string[]): Promise<void> {
   const toxicityLexicon = loadToxicityLexicon(values['toxicity-lexicon']);
   const dir = requireModelDir(values.model);
   const tokenizer = await loadTokenizerForCli(dir, 'the HELM report works on text');
-  const base = await loadBaseModelForCli({ model: dir, dtype: values.dtype, backend: values.backend });
+  const base = await loadBaseModelForCli({ model: dir, dtype: values.dtype, backend: values.backend, threads: values.threads });
   const bars = new Map<string, ProgressBar>();
   const results = await runHelmReport(base, tokenizer, suite, sha256, {
     selection: { shots: integerOption(values.shots, '--shots', 0), subsets: listOption(values.subjects), tasks: listOption(values.tasks), limit: integerOption(values.limit, '--limit', 1) },

@@ -52,6 +52,7 @@ Options:
   --config FILE      the YAML config
   --set PATH=VALUE   override a field, e.g. --set training.epochs=1 --set method.r=16
   --backend auto|native|typescript
+  --threads N        threads for the native backend (default TUNELOOP_THREADS, else one per core)
 
 Writes, per task, OUTPUT_DIR/TASK/adapter (peft's adapter_config.json and adapter_model.safetensors
 for lora, qlora, prompt tuning and layernorm; selective_tuning.json and tuned_tensors.safetensors for
@@ -61,7 +62,7 @@ resumes each task from its newest checkpoint.`;
 export async function runTrain(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string' }, set: { type: 'string', multiple: true }, backend: { type: 'string' } },
+    options: { config: { type: 'string' }, set: { type: 'string', multiple: true }, backend: { type: 'string' }, threads: { type: 'string' } },
     strict: true,
   });
   if (!values.config) throw new InvalidInputError('--config', 'is required: a YAML training config (see tuneloop train --help)');
@@ -69,7 +70,7 @@ export async function runTrain(argv: string[]): Promise<void> {
   const tokenizer = await loadTokenizerForCli(config.model, 'training data is text');
   // QLoRA: the frozen block linears are quantised to NF4 as they are read; compute runs in `dtype`.
   const quantization = config.method.type === 'qlora' ? { quantization: 'nf4' as const, doubleQuant: config.method.doubleQuant } : {};
-  const model = await loadBaseModelForCli({ model: config.model, dtype: config.dtype, backend: values.backend ?? config.backend }, quantization);
+  const model = await loadBaseModelForCli({ model: config.model, dtype: config.dtype, backend: values.backend ?? config.backend, threads: values.threads }, quantization);
   let bar: ProgressBar | undefined;
   const results = await trainTasks(model, tokenizer, config, {
     onTruncate: (w) => note(`warning: ${w.location.file}:${w.location.line ?? '?'} is ${w.originalLength} tokens; cut to ${w.maxLength}`),
