@@ -26,7 +26,8 @@ let nativeLoadFailure: string | undefined;
  */
 export async function selectBackend(choice?: BackendChoice, options: SelectBackendOptions = {}): Promise<Backend> {
   const wanted = choice ?? parseChoice(process.env.TUNELOOP_BACKEND);
-  const threads = options.threads === undefined ? parseThreadCount(process.env.TUNELOOP_THREADS, 'TUNELOOP_THREADS') : checkThreadCount(options.threads, 'threads');
+  // An empty TUNELOOP_THREADS (`TUNELOOP_THREADS= cmd`) counts as unset, as for TUNELOOP_BACKEND.
+  const threads = options.threads === undefined ? parseThreadCount(process.env.TUNELOOP_THREADS || undefined, 'TUNELOOP_THREADS') : checkThreadCount(options.threads, 'threads');
   if (wanted === 'typescript') return new TypeScriptBackend();
   let native: NativeBackend;
   try {
@@ -48,21 +49,21 @@ export function nativeBackendFailure(): string | undefined {
   return nativeLoadFailure;
 }
 
-/**
- * A thread count written by the user (a flag or an environment variable, named by `field`), or
- * undefined when it is absent or empty.
- */
+/** A thread count written by the user (a flag or an environment variable, named by `field`), or undefined when absent. */
 export function parseThreadCount(value: string | undefined, field: string): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  if (!/^\s*\d+\s*$/.test(value)) throw new InvalidInputError(field, `must be a whole number of threads from 1 to ${MAX_THREADS}, got "${value}"`);
-  return checkThreadCount(Number(value), field);
+  if (value === undefined) return undefined;
+  const threads = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !isThreadCount(threads)) throw new InvalidInputError(field, `must be a whole number of threads from 1 to ${MAX_THREADS}, got "${value}"`);
+  return threads;
 }
 
 function checkThreadCount(threads: number, field: string): number {
-  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
-    throw new InvalidInputError(field, `must be a whole number of threads from 1 to ${MAX_THREADS}, got ${threads}`);
-  }
+  if (!isThreadCount(threads)) throw new InvalidInputError(field, `must be a whole number of threads from 1 to ${MAX_THREADS}, got ${threads}`);
   return threads;
+}
+
+function isThreadCount(threads: number): boolean {
+  return Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS;
 }
 
 function parseChoice(value: string | undefined): BackendChoice {
