@@ -17,10 +17,15 @@
  * tuneloop goes through the benchmark runner's scoring; the peer scores as Hugging Face-based harnesses
  * do (logits at every position). Both read the same token ids; their chosen answers are compared.
  *
- * `--only infer`, `--only train` or `--only mmlu` runs one part; its results go to
+ * Busy machine: greedy decoding (batch 1, prompt 32, 256 new tokens) and a LoRA training step (as above)
+ * of a small random BLOOM (the demo model's shape: hidden 256, 4 layers), each with two processes spinning
+ * on the CPU beside it, at the default thread count and at TUNELOOP_THREADS=1 in the same run. The ratio
+ * (default / one thread) shows what synchronising threads costs when they share the cores with other work.
+ *
+ * `--only infer`, `--only train`, `--only mmlu` or `--only busy` runs one part; its results go to
  * bench/out/results-PART.json, so a partial run leaves the last full run's results.json alone.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,25 +38,28 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'bench/out' },
   },
 });
-if (values.only !== undefined && !['train', 'infer', 'mmlu'].includes(values.only)) {
-  throw new Error(`--only must be train, infer or mmlu, got "${values.only}"`);
+if (values.only !== undefined && !['train', 'infer', 'mmlu', 'busy'].includes(values.only)) {
+  throw new Error(`--only must be train, infer, mmlu or busy, got "${values.only}"`);
 }
 const runInfer = values.only === undefined || values.only === 'infer';
 const runTrain = values.only === undefined || values.only === 'train';
 const runMmlu = values.only === undefined || values.only === 'mmlu';
+const runBusy = values.only === undefined || values.only === 'busy';
 const outDir = values.out;
 const modelDir = join(outDir, 'bloom-560m-random');
+const smallModelDir = join(outDir, 'bloom-small-random');
 const mmluItemsFile = join(outDir, 'mmlu-items.json');
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
 mkdirSync(outDir, { recursive: true });
-function worker<T = Record<string, number | string>>(task: string, dtype = '', args = [modelDir, dtype]): T {
-  log(`tuneloop ${task} ${dtype} ...`);
-  const output = execFileSync(process.execPath, [join('dist', 'bench', 'worker.js'), task, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+function worker<T = Record<string, number | string>>(task: string, dtype = '', args = [modelDir, dtype], env: NodeJS.ProcessEnv = process.env): T {
+  log(`tuneloop ${task} ${dtype} ${env.TUNELOOP_THREADS ? `(TUNELOOP_THREADS=${env.TUNELOOP_THREADS}) ` : ''}...`);
+  const output = execFileSync(process.execPath, [join('dist', 'bench', 'worker.js'), task, ...args], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
   return JSON.parse(output.trim().split('\n').pop()!) as T;
 }
 
-if (!existsSync(join(modelDir, 'model.safetensors'))) {
+if (runBusy && !existsSync(join(smallModelDir, 'model.safetensors'))) worker('checkpoint-small', '', [smallModelDir]);
+if (values.only !== 'busy' && !existsSync(join(modelDir, 'model.safetensors'))) {
   log(`writing a random BLOOM-560m-shaped checkpoint to ${modelDir} (float32, ~2.2 GB) ...`);
   worker('checkpoint');
 }
@@ -157,6 +165,54 @@ if (runMmlu) {
   results.mmlu = mmlu;
 }
 
+interface BusyRow {
+  metric: string;
+  default_threads: number;
+  one_thread: number;
+  target: string;
+}
+const busyRows: BusyRow[] = [];
+
+/** The longest a busy process spins: a bound in case this runner dies before it kills them. */
+const BUSY_LIMIT_MS = 10 * 60_000;
+
+/** Runs `measure` with two processes spinning on the CPU beside it, as other jobs on a shared machine would. */
+function besideTwoBusyProcesses<T>(measure: () => T): T {
+  const spin = `const end = Date.now() + ${BUSY_LIMIT_MS}; while (Date.now() < end);`;
+  const busy = [0, 1].map(() => spawn(process.execPath, ['-e', spin], { stdio: 'ignore' }));
+  try {
+    return measure();
+  } finally {
+    for (const child of busy) child.kill();
+  }
+}
+
+if (runBusy) {
+  const oneThread = { ...process.env, TUNELOOP_THREADS: '1' };
+  const measured = {
+    decode_default: besideTwoBusyProcesses(() => worker('decode', 'fp32', [smallModelDir, 'fp32', '256'])),
+    decode_one_thread: besideTwoBusyProcesses(() => worker('decode', 'fp32', [smallModelDir, 'fp32', '256'], oneThread)),
+    train_lora_default: besideTwoBusyProcesses(() => worker('train-lora', 'fp32', [smallModelDir, 'fp32'])),
+    train_lora_one_thread: besideTwoBusyProcesses(() => worker('train-lora', 'fp32', [smallModelDir, 'fp32'], oneThread)),
+  };
+  const threads = num(measured.decode_default.threads);
+  busyRows.push(
+    {
+      metric: 'greedy decode b1, 256 new tokens, fp32 (tokens/s)',
+      default_threads: num(measured.decode_default.decode_tokens_per_s),
+      one_thread: num(measured.decode_one_thread.decode_tokens_per_s),
+      target: 'ratio >= 0.77 (1/1.3)',
+    },
+    {
+      metric: 'train LoRA r=8 qkv, 4x128, fp32 (tokens/s)',
+      default_threads: num(measured.train_lora_default.train_tokens_per_s),
+      one_thread: num(measured.train_lora_one_thread.train_tokens_per_s),
+      target: '-',
+    },
+  );
+  results.busy = { model: smallModelDir, default_threads: threads, busy_processes: 2, ...measured, rows: busyRows };
+}
+
 /** How many items both chose the same answer for, and the largest log-likelihood difference. */
 function compareAnswers(ours: Record<string, unknown>, theirs: Record<string, unknown> | undefined): { answersAgree: number; maxLoglikelihoodDiff: number } {
   if (!theirs) return { answersAgree: NaN, maxLoglikelihoodDiff: NaN };
@@ -172,14 +228,25 @@ function compareAnswers(ours: Record<string, unknown>, theirs: Record<string, un
 
 /** Small figures (items/s) keep three significant digits. */
 const figure = (v: number) => (Math.abs(v) >= 10 ? v.toFixed(1) : v.toPrecision(3));
-const table = [
-  `${'metric'.padEnd(62)} ${'tuneloop'.padStart(10)} ${'PyTorch'.padStart(10)} ${'ratio'.padStart(7)}  target`,
-  ...rows.map((r) => `${r.metric.padEnd(62)} ${figure(r.tuneloop).padStart(10)} ${figure(r.pytorch).padStart(10)} ${(r.tuneloop / r.pytorch).toFixed(2).padStart(7)}  ${r.target}`),
-];
+const table: string[] = [];
+if (rows.length > 0) {
+  table.push(
+    `${'metric'.padEnd(62)} ${'tuneloop'.padStart(10)} ${'PyTorch'.padStart(10)} ${'ratio'.padStart(7)}  target`,
+    ...rows.map((r) => `${r.metric.padEnd(62)} ${figure(r.tuneloop).padStart(10)} ${figure(r.pytorch).padStart(10)} ${(r.tuneloop / r.pytorch).toFixed(2).padStart(7)}  ${r.target}`),
+  );
+}
 if (results.engine) table.push('', formatMatmulReport(results.engine as MatmulReport));
+if (busyRows.length > 0) {
+  const threads = (results.busy as { default_threads: number }).default_threads;
+  if (table.length > 0) table.push('');
+  table.push(
+    `${'small BLOOM beside two spinning processes'.padEnd(62)} ${`${threads} threads`.padStart(10)} ${'1 thread'.padStart(10)} ${'ratio'.padStart(7)}  target`,
+    ...busyRows.map((r) => `${r.metric.padEnd(62)} ${figure(r.default_threads).padStart(10)} ${figure(r.one_thread).padStart(10)} ${(r.default_threads / r.one_thread).toFixed(2).padStart(7)}  ${r.target}`),
+  );
+}
 process.stdout.write(`${table.join('\n')}\n`);
 results.rows = rows;
 const resultsPath = join(outDir, values.only ? `results-${values.only}.json` : 'results.json');
 writeFileSync(`${resultsPath}.tmp`, `${JSON.stringify(results, null, 2)}\n`);
 renameSync(`${resultsPath}.tmp`, resultsPath);
-process.stdout.write(`${JSON.stringify({ rows })}\n`);
+process.stdout.write(`${JSON.stringify({ rows, busy_rows: busyRows })}\n`);

@@ -1,16 +1,18 @@
 /**
  * One benchmark step in its own process, so peak resident memory is this step's alone and the
  * runner stays small (Linux carries a parent's peak RSS into the children it spawns).
- * Usage: node dist/bench/worker.js TASK MODEL_DIR [DTYPE] [ITEMS_FILE]
- *   TASK: checkpoint (write the random model) | matmul (engine GFLOP/s) | load | score | decode
+ * Usage: node dist/bench/worker.js TASK MODEL_DIR [DTYPE] [ITEMS_FILE | NEW_TOKENS]
+ *   TASK: checkpoint (write the random model) | checkpoint-small (the small one of the busy-machine rows)
+ *         | matmul (engine GFLOP/s) | load | score | decode (NEW_TOKENS, default 64)
  *         | train-lora (LoRA r=8, alpha 16 on query_key_value) | train-prompt (prompt tuning, 20 virtual tokens)
  *         | mmlu (MMLU items/s on the items of ITEMS_FILE)
  *         node dist/bench/worker.js mmlu-items ITEMS_FILE   (writes the MMLU items, see mmlu-items.ts)
- * Prints one JSON object on stdout.
+ * Prints one JSON object on stdout. TUNELOOP_THREADS sets the native backend's threads.
  */
 import { readFileSync } from 'node:fs';
 import { scoreWithCache } from '../src/eval/benchmarks/runner.js';
 import { ScoreCache } from '../src/eval/benchmarks/cache.js';
+import type { NativeBackend } from '../src/engine/backends/native.js';
 import { type BackendChoice, selectBackend } from '../src/engine/select-backend.js';
 import { generate } from '../src/inference/generate.js';
 import { scoreRolling } from '../src/inference/score.js';
@@ -28,7 +30,8 @@ import { asTrainingBackend } from '../src/engine/training-backend.js';
 import { measureMatmulGflops } from './matmul.js';
 import { readMmluItems, writeMmluItems } from './mmlu-items.js';
 
-const [task, modelDir, dtypeName, itemsFile] = process.argv.slice(2);
+// taskArgument: ITEMS_FILE for mmlu, NEW_TOKENS for decode.
+const [task, modelDir, dtypeName, taskArgument] = process.argv.slice(2);
 const dtype = dtypeName === 'bf16' ? 'bf16' : 'f32';
 
 /** Peak resident memory of this process (VmHWM), in MB: unlike getrusage, it starts afresh at exec. */
@@ -40,6 +43,14 @@ function peakRssMb(): number {
 if (task === 'checkpoint') {
   const config = parseBloomConfig({ vocab_size: 250880, hidden_size: 1024, n_layer: 24, n_head: 16, bos_token_id: 1, eos_token_id: 2, pad_token_id: 3 });
   writeRandomBloomCheckpoint(modelDir, config, { seed: 560 });
+  process.stdout.write(`${JSON.stringify({ task, modelDir })}\n`);
+  process.exit(0);
+}
+if (task === 'checkpoint-small') {
+  // The demo model's shape (src/models/demo-model.ts): a decoding step is dozens of tiny ops, where
+  // threads cost the most synchronisation.
+  const config = parseBloomConfig({ vocab_size: 2000, hidden_size: 256, n_layer: 4, n_head: 8, bos_token_id: 1, eos_token_id: 2, pad_token_id: 3 });
+  writeRandomBloomCheckpoint(modelDir, config, { seed: 256 });
   process.stdout.write(`${JSON.stringify({ task, modelDir })}\n`);
   process.exit(0);
 }
@@ -70,7 +81,8 @@ function median(values: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-const report: Record<string, unknown> = { task, dtype, backend: backend.name, load_seconds: loadSeconds, peak_rss_after_load_mb: peakRssAfterLoadMb };
+const threads = backend.name === 'native' ? (backend as NativeBackend).threads() : 1;
+const report: Record<string, unknown> = { task, dtype, backend: backend.name, threads, load_seconds: loadSeconds, peak_rss_after_load_mb: peakRssAfterLoadMb };
 
 if (task === 'score') {
   // 8 rows of 128 tokens; every position's next token is scored, lm_head included (as the peer does).
@@ -88,25 +100,27 @@ if (task === 'score') {
   report.score_seconds_median = median(times);
   report.score_tokens_per_s = 1024 / median(times);
 } else if (task === 'decode') {
+  const newTokens = taskArgument === undefined ? 64 : Number(taskArgument);
   const prompt = randomIds(32, 7);
   generate(model, [prompt], { maxNewTokens: 4, strategy: { kind: 'greedy' }, eosTokenId: null }); // warm-up
   const runs: { prefillMs: number; decodeMs: number }[] = [];
   const budgetStarted = performance.now();
   while (runs.length < 1 || (runs.length < 3 && performance.now() - budgetStarted < 30_000)) {
-    const result = generate(model, [prompt], { maxNewTokens: 64, strategy: { kind: 'greedy' }, eosTokenId: null });
+    const result = generate(model, [prompt], { maxNewTokens: newTokens, strategy: { kind: 'greedy' }, eosTokenId: null });
     runs.push({ prefillMs: result.prefillMs, decodeMs: result.decodeMs });
   }
   const decodeSeconds = median(runs.map((r) => r.decodeMs)) / 1000;
   const prefillSeconds = median(runs.map((r) => r.prefillMs)) / 1000;
-  // Like the peer: the prefill yields token 1; the 63 cached single-token steps are the decode.
+  // Like the peer: the prefill yields token 1; the other cached single-token steps are the decode.
   report.decode_runs = runs.length;
+  report.new_tokens = newTokens;
   report.prefill_seconds = prefillSeconds;
-  report.decode_tokens_per_s = 63 / decodeSeconds;
-  report.generate_tokens_per_s = 64 / (prefillSeconds + decodeSeconds);
+  report.decode_tokens_per_s = (newTokens - 1) / decodeSeconds;
+  report.generate_tokens_per_s = newTokens / (prefillSeconds + decodeSeconds);
 } else if (task === 'mmlu') {
   // The benchmark runner's scoring path (scoreWithCache, the disk cache off) over every item's four
   // requests; the clock covers all the model work, the shared few-shot prefixes included.
-  const { items, maxLength } = readMmluItems(itemsFile);
+  const { items, maxLength } = readMmluItems(taskArgument);
   const requests = items.flatMap((item) => item.requests);
   const run = () => {
     const started = performance.now();

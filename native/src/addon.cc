@@ -195,6 +195,7 @@ Napi::Value LinearOp(const Napi::CallbackInfo& info) {
   }
   auto out = outputArg(info, 4);
   requireLength(info, out.length, product(info, {rows, w.outFeatures}), "out");
+  OneThreadForSmallWork threads(product(info, {rows, w.inFeatures, w.outFeatures}));
   kernel(x.data, rows, w, bias, out.data);
   return info.Env().Undefined();
 }
@@ -339,6 +340,7 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   requireLength(info, out.length, product(info, {m, n}), "out");
   requireDisjoint(info, a.data, a.length * 4, out.data, out.length * 4, "a");
   requireDisjoint(info, b.data, b.length * 4, out.data, out.length * 4, "b");
+  OneThreadForSmallWork threads(product(info, {m, k, n}));
   matmulForward(a.data, b.data, m, k, n, ta, tb, out.data);
   return info.Env().Undefined();
 }
@@ -354,6 +356,7 @@ Napi::Value LinearBackwardInputOp(const Napi::CallbackInfo& info) {
   requireLength(info, dy.length, product(info, {rows, w.outFeatures}), "dy");
   requireLength(info, out.length, product(info, {rows, w.inFeatures}), "out");
   requireDisjoint(info, dy.data, dy.length * 4, out.data, out.length * 4, "dy");
+  OneThreadForSmallWork threads(product(info, {rows, w.inFeatures, w.outFeatures}));
   kernel(dy.data, rows, w, out.data);
   return info.Env().Undefined();
 }
@@ -530,6 +533,15 @@ Napi::Value Bf16DotPeak(const Napi::CallbackInfo& info) {
 
 Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), omp_get_max_threads()); }
 
+// setThreads(n): the OpenMP team size for calls from this JS thread, our kernels' and oneDNN's
+// (its primitives are cached per thread count). 1024 bounds a typo, not a machine.
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  const int64_t threads = intArg(info, 0, "threads", 1);
+  if (threads > 1024) throw Napi::RangeError::New(info.Env(), "threads must be at most 1024");
+  omp_set_num_threads(static_cast<int>(threads));
+  return info.Env().Undefined();
+}
+
 // Converts C++ failures (oneDNN errors, allocation failures) into JS exceptions; letting them
 // cross the N-API boundary would terminate the process.
 template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
@@ -573,6 +585,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exportFunction<FmaPeak>(env, exports, "fmaPeakGflops");
   exportFunction<Bf16DotPeak>(env, exports, "bf16DotPeakGflops");
   exportFunction<Threads>(env, exports, "threads");
+  exportFunction<SetThreads>(env, exports, "setThreads");
   exportFunction<PrepareNf4Weight>(env, exports, "prepareNf4Weight");
   exportFunction<Nf4WeightBytes>(env, exports, "nf4WeightBytes");
   exportFunction<LinearOp<Nf4Weight, nf4WeightArg, nf4LinearForward>>(env, exports, "nf4Linear");

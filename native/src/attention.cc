@@ -309,7 +309,7 @@ void attentionForward(const AttentionShape& s, const float* qkv, float* keyCache
   // Given enough heads, each thread takes whole heads (all their query blocks, which evens out the
   // causal triangle), so the blocks of a head share its transposed keys.
   const int64_t chunk = B * H >= omp_get_max_threads() ? queryBlocks : 1;
-#pragma omp parallel for schedule(dynamic, chunk) if (tasks > 1)
+#pragma omp parallel for schedule(dynamic, chunk) if (tasks > 1 && B * H * T * keyLen * D > kParallelMultiplyAdds)
   for (int64_t task = 0; task < tasks; task++) {
     const int64_t block = task % queryBlocks;
     const int64_t h = (task / queryBlocks) % H;

@@ -8,6 +8,8 @@
 #include <memory>
 #include <new>
 
+#include <omp.h>
+
 namespace tuneloop {
 
 enum class DType : int { F32 = 0, BF16 = 1, F16 = 2 };
@@ -54,5 +56,33 @@ class Scratch {
 // Below this many elements, elementwise kernels run on the calling thread: waking the OpenMP
 // team costs more than the work.
 constexpr int64_t kParallelElements = 1 << 15;
+
+// Below this many multiply-adds, a matmul or attention call runs on the calling thread. The
+// threads wait passively (src/engine/backends/native.ts sets OMP_WAIT_POLICY), so each parallel
+// region costs a futex wake and a reschedule of the sleeping workers, and on a busy machine it
+// can wait a whole scheduler slice for a descheduled one; a decoding step of a small model is
+// dozens of such tiny calls.
+constexpr int64_t kParallelMultiplyAdds = 1 << 20;
+
+// While alive, limits the calling thread's OpenMP team to one thread when `multiplyAdds` is below
+// kParallelMultiplyAdds. oneDNN sizes its primitives and its parallel regions from
+// omp_get_max_threads(), which is part of our primitive cache keys, so this reaches inside oneDNN
+// where an `if` clause cannot. The previous count is restored on exit, exceptions included.
+class OneThreadForSmallWork {
+ public:
+  explicit OneThreadForSmallWork(int64_t multiplyAdds) : saved_(omp_get_max_threads()) {
+    lowered_ = multiplyAdds < kParallelMultiplyAdds && saved_ > 1;
+    if (lowered_) omp_set_num_threads(1);
+  }
+  ~OneThreadForSmallWork() {
+    if (lowered_) omp_set_num_threads(saved_);
+  }
+  OneThreadForSmallWork(const OneThreadForSmallWork&) = delete;
+  OneThreadForSmallWork& operator=(const OneThreadForSmallWork&) = delete;
+
+ private:
+  int saved_;
+  bool lowered_;
+};
 
 }  // namespace tuneloop

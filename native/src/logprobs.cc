@@ -52,7 +52,7 @@ double sumExpShifted(const float* x, int64_t n, float shift) {
 
 void tokenLogProbsForward(const float* logits, int64_t rows, int64_t vocab, const int32_t* targets, float* logProbs,
                           uint8_t* isGreedy) {
-#pragma omp parallel for schedule(static) if (rows > 1)
+#pragma omp parallel for schedule(static) if (rows > 1 && rows * vocab > kParallelElements)
   for (int64_t r = 0; r < rows; r++) {
     const float* row = logits + r * vocab;
     const int64_t target = targets[r];

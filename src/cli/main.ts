@@ -53,7 +53,8 @@ Examples:
   tuneloop helm mmlu --model DIR --out report/
 
 Environment:
-  TUNELOOP_BACKEND=auto|native|typescript   compute backend (default auto)`;
+  TUNELOOP_BACKEND=auto|native|typescript   compute backend (default auto)
+  TUNELOOP_THREADS=N                        native backend threads (default OMP_NUM_THREADS, else one per core)`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

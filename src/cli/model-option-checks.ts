@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BackendChoice } from '../engine/select-backend.js';
+import { type BackendChoice, parseThreadCount } from '../engine/select-backend.js';
 import { InvalidInputError } from '../errors.js';
 import { ADAPTER_CONFIG_FILE } from '../peft/adapter-files.js';
 import { SELECTIVE_CONFIG_FILE } from '../peft/selective/model.js';
@@ -27,13 +27,14 @@ export function requireAdapterDir(dir: string, field = '--adapter'): string {
 }
 
 /**
- * The options every model-running command shares, checked before any work: --dtype and --backend
- * first (they are the user's typing), then the --model and --adapter directories. Returns the model
+ * The options every model-running command shares, checked before any work: --dtype, --backend and
+ * --threads first (they are the user's typing), then the --model and --adapter directories. Returns the model
  * directory.
  */
-export function checkModelOptions(values: { model?: string; adapter?: string | readonly string[]; dtype: string; backend: string }): string {
+export function checkModelOptions(values: { model?: string; adapter?: string | readonly string[]; dtype: string; backend: string; threads?: string }): string {
   parseDType(values.dtype);
   parseBackendChoice(values.backend);
+  parseThreadCount(values.threads, '--threads');
   const dir = requireModelDir(values.model);
   const adapters = typeof values.adapter === 'string' ? [values.adapter] : (values.adapter ?? []);
   for (const adapter of adapters) requireAdapterDir(adapter);

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type BackendChoice, selectBackend } from '../engine/select-backend.js';
+import type { NativeBackend } from '../engine/backends/native.js';
+import { type BackendChoice, parseThreadCount, selectBackend } from '../engine/select-backend.js';
 import { InvalidInputError } from '../errors.js';
 import { BloomModel } from '../models/bloom/model.js';
 import type { CausalLM } from '../models/causal-lm.js';
@@ -15,6 +16,7 @@ export const MODEL_OPTIONS = {
   adapter: { type: 'string' },
   dtype: { type: 'string', default: 'fp32' },
   backend: { type: 'string', default: 'auto' },
+  threads: { type: 'string' },
 } as const;
 
 export const MODEL_OPTIONS_HELP = `  --model DIR            Hugging Face BLOOM directory: config.json, model.safetensors (or shards
@@ -24,7 +26,9 @@ export const MODEL_OPTIONS_HELP = `  --model DIR            Hugging Face BLOOM d
   --dtype fp32|bf16      compute precision (default fp32); bf16 halves memory and uses AMX matmuls
   --backend auto|native|typescript
                          compute backend (default auto: native when its addon loads); also
-                         settable with TUNELOOP_BACKEND`;
+                         settable with TUNELOOP_BACKEND
+  --threads N            threads for the native backend (default TUNELOOP_THREADS, else
+                         OMP_NUM_THREADS, else one per core)`;
 
 export function parseDType(value: string): ComputeDType {
   if (value === 'fp32' || value === 'f32' || value === 'float32') return 'f32';
@@ -42,7 +46,15 @@ export function requireModelDir(value: string | undefined, field = '--model'): s
 }
 
 /** The model, with the --adapter applied when one is given. */
-export async function loadModelForCli(values: { model?: string; adapter?: string; dtype: string; backend: string }): Promise<CausalLM> {
+/** The model-loading options as parseArgs gives them; `threads` is the --threads text. */
+export interface ModelCliValues {
+  model?: string;
+  dtype: string;
+  backend: string;
+  threads?: string;
+}
+
+export async function loadModelForCli(values: ModelCliValues & { adapter?: string }): Promise<CausalLM> {
   const model = await loadBaseModelForCli(values);
   if (!values.adapter) return model;
   const adapted = applyAdapter(model, values.adapter);
@@ -50,20 +62,23 @@ export async function loadModelForCli(values: { model?: string; adapter?: string
   return adapted;
 }
 
-export async function loadBaseModelForCli(values: { model?: string; dtype: string; backend: string }, quantization: WeightQuantizationOptions = {}): Promise<BloomModel> {
+export async function loadBaseModelForCli(values: ModelCliValues, quantization: WeightQuantizationOptions = {}): Promise<BloomModel> {
   const dir = requireModelDir(values.model);
   const dtype = parseDType(values.dtype);
   if (!['auto', 'native', 'typescript'].includes(values.backend)) {
     throw new InvalidInputError('--backend', `must be auto, native or typescript, got "${values.backend}"`);
   }
-  const backend = await selectBackend(values.backend as BackendChoice);
+  const threads = parseThreadCount(values.threads, '--threads');
+  const backend = await selectBackend(values.backend as BackendChoice, { threads });
+  const nativeThreads = backend.name === 'native' ? (backend as NativeBackend).threads() : undefined;
+  const threadNote = nativeThreads === undefined ? '' : `, ${nativeThreads} thread${nativeThreads === 1 ? '' : 's'}`;
   let bar: ProgressBar | undefined;
   const model = BloomModel.load(dir, {
     backend,
     dtype,
     ...quantization,
     onTensorLoaded: (_, loaded, total) => {
-      bar ??= new ProgressBar(`loading ${dir} (${quantization.quantization ? `${quantization.quantization} weights, ` : ''}${dtype}, ${backend.name} backend)`, total);
+      bar ??= new ProgressBar(`loading ${dir} (${quantization.quantization ? `${quantization.quantization} weights, ` : ''}${dtype}, ${backend.name} backend${threadNote})`, total);
       bar.update(loaded);
     },
   });

@@ -96,6 +96,7 @@ export async function runBench(argv: string[]): Promise<void> {
       base: { type: 'boolean', default: false },
       dtype: { type: 'string', default: 'fp32' },
       backend: { type: 'string', default: 'auto' },
+      threads: { type: 'string' },
       shots: { type: 'string' },
       subjects: { type: 'string' },
       tasks: { type: 'string' },
@@ -124,6 +125,7 @@ export async function runBench(argv: string[]): Promise<void> {
     includeBase: values.base,
     dtype: values.dtype,
     backend: values.backend,
+    threads: values.threads,
     shots: integerOption(values.shots, '--shots', 0),
     subjects: listOption(values.subjects),
     tasks: listOption(values.tasks),
@@ -157,6 +159,8 @@ export interface BenchRunRequest {
   includeBase: boolean;
   dtype: string;
   backend: string;
+  /** The --threads text, checked when the model loads. */
+  threads?: string;
   shots?: number;
   subjects?: string[];
   tasks?: string[];
@@ -185,7 +189,7 @@ export function resolveBenchRequest(request: Pick<BenchRunRequest, 'benchmark' |
 
 /** Loads the model and tokenizer and runs one benchmark; shared by `bench` and `eval`. */
 export async function runBenchFromOptions(request: BenchRunRequest, loaded?: Awaited<ReturnType<typeof loadModelAndTokenizer>>): Promise<BenchmarkResults> {
-  if (!loaded) checkModelOptions({ model: request.model, adapter: request.adapters, dtype: request.dtype, backend: request.backend });
+  if (!loaded) checkModelOptions({ model: request.model, adapter: request.adapters, dtype: request.dtype, backend: request.backend, threads: request.threads });
   const { suite, sha256, selection } = resolveBenchRequest(request);
   const { base, tokenizer } = loaded ?? (await loadModelAndTokenizer(request));
   const runs = request.adapters.length === 0 ? [null] : [...(request.includeBase ? [null] : []), ...request.adapters];
@@ -212,10 +216,10 @@ export async function runBenchFromOptions(request: BenchRunRequest, loaded?: Awa
   });
 }
 
-export async function loadModelAndTokenizer(request: { model: string | undefined; dtype: string; backend: string }) {
+export async function loadModelAndTokenizer(request: { model: string | undefined; dtype: string; backend: string; threads?: string }) {
   const dir = requireModelDir(request.model);
   const tokenizer = await loadTokenizerForCli(dir, 'benchmarks are text');
-  const base = await loadBaseModelForCli({ model: dir, dtype: request.dtype, backend: request.backend });
+  const base = await loadBaseModelForCli({ model: dir, dtype: request.dtype, backend: request.backend, threads: request.threads });
   return { base, tokenizer };
 }
 

@@ -5,6 +5,7 @@ import { InvalidInputError } from '../../errors.js';
 import { formatResultsTable } from '../../eval/benchmarks/report.js';
 import type { BenchmarkResults } from '../../eval/benchmarks/runner.js';
 import { readEvalConfig } from '../../eval/benchmarks/eval-config.js';
+import { parseThreadCount } from '../../engine/select-backend.js';
 import { requireModelDir } from '../model-options.js';
 import { requireAdapterDir } from '../model-option-checks.js';
 import { parseOptions } from '../parse-options.js';
@@ -52,6 +53,7 @@ Options for a benchmark run:
   --out FILE             overrides the file's out
   --json                 print the results JSON (as --out writes it) on stdout instead of the tables
   --no-cache             neither read nor write cached model outputs
+  --threads N            threads for the native backend (default TUNELOOP_THREADS, else one per core)
 
 ${ASSERTION_SUITE_HELP}
 
@@ -99,6 +101,7 @@ async function runBenchmarks(argv: string[]): Promise<void> {
         out: { type: 'string' },
         'no-cache': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
+        threads: { type: 'string' },
       },
       strict: true,
     },
@@ -106,6 +109,7 @@ async function runBenchmarks(argv: string[]): Promise<void> {
   );
   if (!values.config) throw new InvalidInputError('--config', 'is required: the eval YAML file');
   const config = readEvalConfig(values.config);
+  parseThreadCount(values.threads, '--threads');
   // The command line's --model and --adapter replace the file's; errors name whichever gave the path.
   const model = values.model ?? config.model;
   if (model === null) throw new InvalidInputError('--model', `${values.config} names no model: add model: to the file, or give --model DIR`);
@@ -115,7 +119,7 @@ async function runBenchmarks(argv: string[]): Promise<void> {
   // Every benchmark's definition is read and its data located before the model loads: a wrong name or a
   // missing file stops the run at once.
   for (const b of config.benchmarks) resolveBenchRequest(b);
-  const loaded = await loadModelAndTokenizer({ model, dtype: config.dtype, backend: config.backend });
+  const loaded = await loadModelAndTokenizer({ model, dtype: config.dtype, backend: config.backend, threads: values.threads });
   const results: BenchmarkResults[] = [];
   for (const b of config.benchmarks) {
     const result = await runBenchFromOptions(

@@ -94,6 +94,7 @@ export async function runHelm(argv: string[]): Promise<void> {
       adapter: { type: 'string' },
       dtype: { type: 'string', default: 'fp32' },
       backend: { type: 'string', default: 'auto' },
+      threads: { type: 'string' },
       shots: { type: 'string' },
       subjects: { type: 'string' },
       tasks: { type: 'string' },
@@ -144,7 +145,7 @@ export async function runHelm(argv: string[]): Promise<void> {
   const biasWordLists = loadBiasWordLists();
   const toxicityLexicon = loadToxicityLexicon(values['toxicity-lexicon']);
   const tokenizer = await loadTokenizerForCli(dir, 'the HELM report works on text');
-  const base = await loadBaseModelForCli({ model: dir, dtype: values.dtype, backend: values.backend });
+  const base = await loadBaseModelForCli({ model: dir, dtype: values.dtype, backend: values.backend, threads: values.threads });
   const bars = new Map<string, ProgressBar>();
   const results = await runHelmReport(base, tokenizer, suite, sha256, {
     selection,

@@ -4,6 +4,7 @@ import { type TrainConfig, readTrainConfig } from '../../train/config.js';
 import { type TaskResult, planTasks, trainTasks } from '../../train/run-tasks.js';
 import { loadBaseModelForCli, loadTokenizerForCli, requireModelDir } from '../model-options.js';
 import { parseBackendChoice } from '../model-option-checks.js';
+import { parseThreadCount } from '../../engine/select-backend.js';
 import { parseOptions } from '../parse-options.js';
 import { ProgressBar, note } from '../progress.js';
 
@@ -60,6 +61,7 @@ Options:
                      given this way is relative to the current folder
   --fresh            discard what earlier runs left in each task's folder and train from step 0
   --backend auto|native|typescript
+  --threads N        threads for the native backend (default TUNELOOP_THREADS, else one per core)
 
 Writes, per task, OUTPUT_DIR/TASK/adapter (peft's adapter_config.json and adapter_model.safetensors
 for lora, qlora, prompt tuning and layernorm; selective_tuning.json and tuned_tensors.safetensors for
@@ -71,11 +73,12 @@ checkpoint_every and gradient_checkpointing may change on resume).`;
 export async function runTrain(argv: string[]): Promise<void> {
   const { values } = parseOptions('train', {
     args: argv,
-    options: { config: { type: 'string' }, set: { type: 'string', multiple: true }, backend: { type: 'string' }, fresh: { type: 'boolean', default: false } },
+    options: { config: { type: 'string' }, set: { type: 'string', multiple: true }, backend: { type: 'string' }, threads: { type: 'string' }, fresh: { type: 'boolean', default: false } },
     strict: true,
   });
   if (!values.config) throw new InvalidInputError('--config', 'is required: a YAML training config (see tuneloop train --help)');
   if (values.backend !== undefined) parseBackendChoice(values.backend);
+  parseThreadCount(values.threads, '--threads');
   const config = readTrainConfig(values.config, values.set ?? []);
   checkConfigPaths(values.config, config);
   const options = { fresh: values.fresh };
@@ -89,7 +92,7 @@ export async function runTrain(argv: string[]): Promise<void> {
     const tokenizer = await loadTokenizerForCli(config.model, 'training data is text');
     // QLoRA: the frozen block linears are quantised to NF4 as they are read; compute runs in `dtype`.
     const quantization = config.method.type === 'qlora' ? { quantization: 'nf4' as const, doubleQuant: config.method.doubleQuant } : {};
-    const model = await loadBaseModelForCli({ model: config.model, dtype: config.dtype, backend: values.backend ?? config.backend }, quantization);
+    const model = await loadBaseModelForCli({ model: config.model, dtype: config.dtype, backend: values.backend ?? config.backend, threads: values.threads }, quantization);
     let bar: ProgressBar | undefined;
     results = await trainTasks(
       model,

@@ -11,7 +11,8 @@ import { DOUBLE_QUANT_BLOCK_SIZE, NF4_BLOCK_SIZE, type Nf4Tensor } from '../../p
 
 /**
  * The native backend: the C++ addon in native/src (oneDNN matmuls, AVX-512 kernels, OpenMP
- * threads), built by scripts/build-native.mjs into build/Release/tuneloop_native.node.
+ * threads, waiting passively: see applyOpenMpWaitDefaults), built by scripts/build-native.mjs into
+ * build/Release/tuneloop_native.node.
  *
  * Every argument is checked here before it reaches native code, so a wrong call throws a
  * TypeError or RangeError naming the argument instead of reading out of bounds. The addon repeats
@@ -87,6 +88,7 @@ interface NativeAddon {
   fmaPeakGflops(seconds: number): number;
   bf16DotPeakGflops(seconds: number): number;
   threads(): number;
+  setThreads(threads: number): void;
 }
 
 const DTYPE_CODE: Readonly<Record<DType, number>> = { f32: 0, bf16: 1, f16: 2 };
@@ -171,7 +173,12 @@ function checkDisjoint(op: string, arrays: Record<string, ArrayBufferView>): voi
 export class NativeBackend implements Backend, GradientOps {
   readonly name = 'native' as const;
 
-  constructor(private readonly addon: NativeAddon) {}
+  /** The thread count the addon started with (OMP_NUM_THREADS, else one per core). */
+  readonly defaultThreads: number;
+
+  constructor(private readonly addon: NativeAddon) {
+    this.defaultThreads = addon.threads();
+  }
 
   prepareWeight(tensor: Tensor, dtype: 'f32' | 'bf16'): Weight {
     const op = 'prepareWeight';
@@ -475,9 +482,18 @@ export class NativeBackend implements Backend, GradientOps {
     return this.addon.bf16DotPeakGflops(seconds);
   }
 
-  /** OpenMP threads the kernels use (OMP_NUM_THREADS, else one per core). */
+  /** OpenMP threads the kernels use: the last setThreads, else OMP_NUM_THREADS, else one per core. */
   threads(): number {
     return this.addon.threads();
+  }
+
+  /**
+   * Sets the threads the kernels (and oneDNN) use for calls from this JS thread. selectBackend
+   * applies `--threads` / TUNELOOP_THREADS through this.
+   */
+  setThreads(threads: number): void {
+    checkInteger('setThreads', 'threads', threads, 1);
+    this.addon.setThreads(threads);
   }
 
   private anyNativeWeight(op: string, weight: Weight): NativeWeight | NativeNf4Weight {
@@ -505,6 +521,18 @@ function addonCandidates(): string[] {
 let loaded: NativeBackend | undefined;
 
 /**
+ * Makes idle OpenMP threads sleep at once instead of spinning (libgomp spins ~300000 times by
+ * default) unless the user chose a wait policy or spin count. On a machine whose cores are busy
+ * with other work, a spinning thread holds the core its descheduled teammate needs to finish the
+ * parallel region, and decoding ran 6-30x slower than on one thread. libgomp reads these
+ * variables once, when it is loaded with the addon, so they must be in the C environment before
+ * that (assigning to process.env sets it).
+ */
+function applyOpenMpWaitDefaults(): void {
+  if (!process.env.OMP_WAIT_POLICY && !process.env.GOMP_SPINCOUNT) process.env.OMP_WAIT_POLICY = 'PASSIVE';
+}
+
+/**
  * Loads the addon and returns the native backend (one shared instance). Throws
  * BackendUnavailableError saying why when the addon is not built or cannot load here, so a
  * selector can fall back to the TypeScript backend.
@@ -518,6 +546,7 @@ export function loadNativeBackend(): NativeBackend {
       `the native addon is not built (looked for ${candidates[0]}); build it with \`node scripts/build-native.mjs\` (needs libdnnl-dev and a C++ compiler)`,
     );
   }
+  applyOpenMpWaitDefaults();
   let addon: NativeAddon;
   try {
     addon = createRequire(import.meta.url)(path) as NativeAddon;
