@@ -27,7 +27,7 @@ int64_t gemvMaxRows(DType dtype) {
   if (dtype == DType::BF16) return 32;
 #elif defined(TUNELOOP_GEMV_BF16_AVX2)
   // Measured on Zen 3 at 560m shapes against widening to float32 slabs for oneDNN.
-  if (dtype == DType::BF16) return 16;
+  if (dtype == DType::BF16) return 32;
 #endif
 #if defined(__AVX512F__)
   if (dtype == DType::F32) return 8;
@@ -174,9 +174,10 @@ namespace {
 // even values are the low halves (widened by a 16-bit shift), the odd ones the high halves (by
 // masking the low bits), and both are FMAs into the 8 columns' float32 accumulators. Exact bf16
 // products, float32 sums, as the TypeScript reference. R rows take C = 8 / R column groups per
-// pass over the block (8 accumulators in all), so more rows make more passes over the L2-resident block.
+// pass over the block (8 accumulators in all), so more rows make more passes over the L2-resident
+// block. x is already widened to float32, so each broadcast is a single load.
 template <int R>
-void bf16WidenRows(const uint16_t* x, int64_t ldx, const uint16_t* wb, int64_t pairs, const float* bias,
+void bf16WidenRows(const float* x, int64_t ldx, const uint16_t* wb, int64_t pairs, const float* bias,
                    int64_t cols, float* y, int64_t ldy) {
   constexpr int C = R == 1 ? 8 : R == 2 ? 4 : 2;
   const __m256i highHalf = _mm256_set1_epi32(static_cast<int>(0xffff0000u));
@@ -193,8 +194,8 @@ void bf16WidenRows(const uint16_t* x, int64_t ldx, const uint16_t* wb, int64_t p
         odd[c] = _mm256_castsi256_ps(_mm256_and_si256(v, highHalf));
       }
       for (int r = 0; r < R; r++) {
-        const __m256 x0 = _mm256_set1_ps(bf16ToF32(x[r * ldx + 2 * p]));
-        const __m256 x1 = _mm256_set1_ps(bf16ToF32(x[r * ldx + 2 * p + 1]));
+        const __m256 x0 = _mm256_broadcast_ss(x + r * ldx + 2 * p);
+        const __m256 x1 = _mm256_broadcast_ss(x + r * ldx + 2 * p + 1);
         for (int c = 0; c < C; c++) {
           acc[r][c] = _mm256_fmadd_ps(even[c], x0, acc[r][c]);
           acc[r][c] = _mm256_fmadd_ps(odd[c], x1, acc[r][c]);
@@ -212,7 +213,7 @@ void bf16WidenRows(const uint16_t* x, int64_t ldx, const uint16_t* wb, int64_t p
   }
 }
 
-void bf16WidenGroup(int64_t rows, const uint16_t* x, int64_t ldx, const uint16_t* wb, int64_t pairs, const float* bias,
+void bf16WidenGroup(int64_t rows, const float* x, int64_t ldx, const uint16_t* wb, int64_t pairs, const float* bias,
                     int64_t cols, float* y, int64_t ldy) {
   switch (rows) {
     case 1: return bf16WidenRows<1>(x, ldx, wb, pairs, bias, cols, y, ldy);
@@ -229,6 +230,16 @@ void bf16WidenGroup(int64_t rows, const uint16_t* x, int64_t ldx, const uint16_t
 void gemvForward(const void* x, int64_t rows, const PackedWeight& w, const float* bias, float* y) {
   const int64_t n = w.outFeatures;
   const int64_t ldx = w.paddedK;
+#if defined(TUNELOOP_GEMV_BF16_AVX2)
+  // The bf16 values of x, widened to float32 once rather than at every broadcast.
+  thread_local Scratch widenedX;
+  float* xf = nullptr;
+  if (w.gemv == GemvLayout::Bf16Ba16a64b2a) {
+    xf = widenedX.get<float>(rows * ldx);
+    const auto* xb = static_cast<const uint16_t*>(x);
+    for (int64_t i = 0; i < rows * ldx; i++) xf[i] = bf16ToF32(xb[i]);
+  }
+#endif
   const int64_t blocks = (n + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static)
   for (int64_t block = 0; block < blocks; block++) {
@@ -250,7 +261,7 @@ void gemvForward(const void* x, int64_t rows, const PackedWeight& w, const float
                   static_cast<const uint16_t*>(w.data.get()) + blockOffset, w.paddedK / 2, blockBias, cols,
                   y + r0 * n + n0, n);
 #elif defined(TUNELOOP_GEMV_BF16_AVX2)
-        bf16WidenGroup(group, static_cast<const uint16_t*>(x) + r0 * ldx, ldx,
+        bf16WidenGroup(group, xf + r0 * ldx, ldx,
                        static_cast<const uint16_t*>(w.data.get()) + blockOffset, w.paddedK / 2, blockBias, cols,
                        y + r0 * n + n0, n);
 #endif
