@@ -227,6 +227,8 @@ void bf16WidenGroup(int64_t rows, const float* x, int64_t ldx, const uint16_t* w
 
 #endif  // TUNELOOP_GEMV_BF16_AVX2
 
+#if defined(__AVX512F__) || defined(TUNELOOP_GEMV_BF16_AVX2)
+
 void gemvForward(const void* x, int64_t rows, const PackedWeight& w, const float* bias, float* y) {
   const int64_t n = w.outFeatures;
   const int64_t ldx = w.paddedK;
@@ -269,5 +271,12 @@ void gemvForward(const void* x, int64_t rows, const PackedWeight& w, const float
     }
   }
 }
+
+#else
+
+// Not called: gemvMaxRows is 0 for every type without vector kernels.
+void gemvForward(const void*, int64_t, const PackedWeight&, const float*, float*) {}
+
+#endif
 
 }  // namespace tuneloop
