@@ -6,6 +6,7 @@
         "native/src/addon.cc",
         "native/src/alloc.cc",
         "native/src/attention.cc",
+        "native/src/capabilities.cc",
         "native/src/dnnl_context.cc",
         "native/src/elementwise.cc",
         "native/src/embedding.cc",

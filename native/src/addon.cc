@@ -10,6 +10,7 @@
 #include <string>
 #include <tuple>
 
+#include "capabilities.h"
 #include "kernels.h"
 #include "nf4.h"
 
@@ -542,6 +543,16 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// capabilities() → { isa, onednnIsa, bf16Matmul }: what the kernels were built for and which path
+// bf16 weights take (see capabilities.h).
+Napi::Value Capabilities(const Napi::CallbackInfo& info) {
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("isa", kernelIsa());
+  result.Set("onednnIsa", onednnIsa());
+  result.Set("bf16Matmul", bf16MatmulPath());
+  return result;
+}
+
 // Converts C++ failures (oneDNN errors, allocation failures) into JS exceptions; letting them
 // cross the N-API boundary would terminate the process.
 template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
@@ -586,6 +597,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exportFunction<Bf16DotPeak>(env, exports, "bf16DotPeakGflops");
   exportFunction<Threads>(env, exports, "threads");
   exportFunction<SetThreads>(env, exports, "setThreads");
+  exportFunction<Capabilities>(env, exports, "capabilities");
   exportFunction<PrepareNf4Weight>(env, exports, "prepareNf4Weight");
   exportFunction<Nf4WeightBytes>(env, exports, "nf4WeightBytes");
   exportFunction<LinearOp<Nf4Weight, nf4WeightArg, nf4LinearForward>>(env, exports, "nf4Linear");

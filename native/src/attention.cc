@@ -56,6 +56,32 @@ void tileScoresGroup(const float* const* q, const float* keysT, int64_t ldk, int
       for (int t = 0; t < 4; t++) _mm512_storeu_ps(scores + g * ldk + j0 + 16 * t, acc[g][t]);
   }
 }
+#elif defined(__AVX2__) && defined(__FMA__)
+// The AVX2 form: 16 registers hold 2 queries x 32 keys of accumulators beside the K vectors, so a
+// 64-key tile is scored in two halves and larger query groups in pairs.
+template <int G>
+void tileScoresGroup(const float* const* q, const float* keysT, int64_t ldk, int64_t d, int64_t n, float* scores) {
+  const int64_t end = (n + kKeyTile - 1) / kKeyTile * kKeyTile;
+  for (int64_t j0 = 0; j0 < end; j0 += 32) {
+    __m256 acc[G][4];
+    for (int g = 0; g < G; g++)
+      for (int t = 0; t < 4; t++) acc[g][t] = _mm256_setzero_ps();
+    for (int64_t e = 0; e < d; e++) {
+      const float* row = keysT + e * ldk + j0;
+      const __m256 k0 = _mm256_loadu_ps(row), k1 = _mm256_loadu_ps(row + 8), k2 = _mm256_loadu_ps(row + 16),
+                   k3 = _mm256_loadu_ps(row + 24);
+      for (int g = 0; g < G; g++) {
+        const __m256 qe = _mm256_set1_ps(q[g][e]);
+        acc[g][0] = _mm256_fmadd_ps(qe, k0, acc[g][0]);
+        acc[g][1] = _mm256_fmadd_ps(qe, k1, acc[g][1]);
+        acc[g][2] = _mm256_fmadd_ps(qe, k2, acc[g][2]);
+        acc[g][3] = _mm256_fmadd_ps(qe, k3, acc[g][3]);
+      }
+    }
+    for (int g = 0; g < G; g++)
+      for (int t = 0; t < 4; t++) _mm256_storeu_ps(scores + g * ldk + j0 + 8 * t, acc[g][t]);
+  }
+}
 #endif
 
 // scores[g·ldk + j] = q[g] · K[j] for g < count (<= kQueryGroup) and j < n, from K transposed to
@@ -67,6 +93,14 @@ void tileScores(const float* const* q, int count, const float* keysT, int64_t ld
     case 2: return tileScoresGroup<2>(q, keysT, ldk, d, n, scores);
     case 3: return tileScoresGroup<3>(q, keysT, ldk, d, n, scores);
     default: return tileScoresGroup<4>(q, keysT, ldk, d, n, scores);
+  }
+#elif defined(__AVX2__) && defined(__FMA__)
+  for (int g = 0; g < count; g += 2) {
+    if (count - g >= 2) {
+      tileScoresGroup<2>(q + g, keysT, ldk, d, n, scores + g * ldk);
+    } else {
+      tileScoresGroup<1>(q + g, keysT, ldk, d, n, scores + g * ldk);
+    }
   }
 #else
   const int64_t tiles = (n + kKeyTile - 1) / kKeyTile * kKeyTile;
@@ -108,12 +142,26 @@ float softmaxWeights(float* scores, int64_t n, const uint8_t* mask, const float*
     _mm512_mask_storeu_ps(scores + j, tail, s);
   }
   max = _mm512_reduce_max_ps(vmax);
-#else
+#elif defined(__AVX2__) && defined(__FMA__)
+  __m256 vmax = _mm256_set1_ps(kNegInf);
+  for (; j + 8 <= n; j += 8) {
+    const __m256i m = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mask + j)));
+    const __m256 real = _mm256_castsi256_ps(_mm256_cmpgt_epi32(m, _mm256_setzero_si256()));
+    __m256 s = _mm256_loadu_ps(scores + j);
+    s = _mm256_fmadd_ps(s, _mm256_set1_ps(scale), _mm256_mul_ps(_mm256_set1_ps(slope), _mm256_loadu_ps(positions + j)));
+    s = _mm256_blendv_ps(_mm256_set1_ps(kNegInf), s, real);
+    vmax = _mm256_max_ps(vmax, s);
+    _mm256_storeu_ps(scores + j, s);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, vmax);
+  for (float lane : lanes) max = std::max(max, lane);
+#endif
+  // The tail (all of it without vectors), with the fused multiply-add the vector lanes use.
   for (; j < n; j++) {
-    scores[j] = mask[j] ? scores[j] * scale + slope * positions[j] : kNegInf;
+    scores[j] = mask[j] ? std::fma(scores[j], scale, slope * positions[j]) : kNegInf;
     max = std::max(max, scores[j]);
   }
-#endif
 #pragma omp simd
   for (int64_t i = 0; i < n; i++) scores[i] -= max;
   expInPlace(scores, n);
@@ -135,6 +183,21 @@ void weightedValuesFixed(const float* weights, int64_t n, const float* values, f
     for (int i = 0; i < C; i++) acc[i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(v + 16 * i), acc[i]);
   }
   for (int i = 0; i < C; i++) _mm512_storeu_ps(out + 16 * i, _mm512_mul_ps(acc[i], _mm512_set1_ps(scale)));
+}
+#endif
+
+#if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+// out[0 .. 8C) = scale · Σ_j weights[j] · V[j][0 .. 8C), V rows of stride ldv: C accumulators.
+template <int C>
+void weightedValueColumns(const float* weights, int64_t n, const float* values, int64_t ldv, float scale, float* out) {
+  __m256 acc[C];
+  for (int i = 0; i < C; i++) acc[i] = _mm256_setzero_ps();
+  for (int64_t j = 0; j < n; j++) {
+    const __m256 w = _mm256_set1_ps(weights[j]);
+    const float* v = values + j * ldv;
+    for (int i = 0; i < C; i++) acc[i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 8 * i), acc[i]);
+  }
+  for (int i = 0; i < C; i++) _mm256_storeu_ps(out + 8 * i, _mm256_mul_ps(acc[i], _mm256_set1_ps(scale)));
 }
 #endif
 
@@ -167,6 +230,26 @@ void weightedValues(const float* weights, int64_t n, const float* values, int64_
     for (; j < n; j++) a0 = _mm512_fmadd_ps(_mm512_set1_ps(weights[j]), _mm512_maskz_loadu_ps(lanes, v + j * d), a0);
     const __m512 sum = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
     _mm512_mask_storeu_ps(out + e0, lanes, _mm512_mul_ps(sum, _mm512_set1_ps(scale)));
+  }
+#elif defined(__AVX2__) && defined(__FMA__)
+  // Up to 64 columns (8 accumulators) per pass over the keys.
+  int64_t e0 = 0;
+  for (; e0 + 64 <= d; e0 += 64) weightedValueColumns<8>(weights, n, values + e0, d, scale, out + e0);
+  switch ((d - e0) / 8) {
+    case 1: weightedValueColumns<1>(weights, n, values + e0, d, scale, out + e0); break;
+    case 2: weightedValueColumns<2>(weights, n, values + e0, d, scale, out + e0); break;
+    case 3: weightedValueColumns<3>(weights, n, values + e0, d, scale, out + e0); break;
+    case 4: weightedValueColumns<4>(weights, n, values + e0, d, scale, out + e0); break;
+    case 5: weightedValueColumns<5>(weights, n, values + e0, d, scale, out + e0); break;
+    case 6: weightedValueColumns<6>(weights, n, values + e0, d, scale, out + e0); break;
+    case 7: weightedValueColumns<7>(weights, n, values + e0, d, scale, out + e0); break;
+    default: break;
+  }
+  e0 += (d - e0) / 8 * 8;
+  for (int64_t e = e0; e < d; e++) {
+    float sum = 0.0f;
+    for (int64_t j = 0; j < n; j++) sum = std::fma(weights[j], values[j * d + e], sum);
+    out[e] = sum * scale;
   }
 #else
   std::fill(out, out + d, 0.0f);

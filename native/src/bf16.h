@@ -29,6 +29,20 @@ inline uint16_t f32ToBf16(float f) {
 
 inline float bf16ToF32(uint16_t b) { return bitsFloat(static_cast<uint32_t>(b) << 16); }
 
+inline float roundToBf16(float f) { return bf16ToF32(f32ToBf16(f)); }
+
+// dst[i] = src[i] rounded to bf16 and widened back to float32: the operand of the matmuls that
+// compute bf16 products in float32 (exact there, as bf16 significands have 8 bits).
+inline void roundToBf16Array(const float* src, float* dst, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t x = floatBits(src[i]);
+    uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) & 0xffff0000u;
+    uint32_t nan = (x & 0xffff0000u) | 0x00400000u;
+    dst[i] = bitsFloat((x & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
+  }
+}
+
 inline float f16ToF32(uint16_t h) {
   uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   uint32_t exponent = (h >> 10) & 0x1fu;

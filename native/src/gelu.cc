@@ -25,6 +25,16 @@ void geluChunk(const float* x, int64_t n, float* out) {
     __m512 e = exp512(_mm512_mul_ps(_mm512_set1_ps(-2.0f), u));
     _mm512_mask_storeu_ps(out + i, m, _mm512_div_ps(v, _mm512_add_ps(one, e)));
   }
+#elif defined(__AVX2__) && defined(__FMA__)
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (; i < n; i += 8) {
+    const __m256i m = n - i >= 8 ? _mm256_set1_epi32(-1) : tailMask256(n - i);
+    __m256 v = _mm256_maskload_ps(x + i, m);
+    __m256 inner = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(kCubic), v), v, one);
+    __m256 u = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(kSqrt2OverPi), v), inner);
+    __m256 e = exp256(_mm256_mul_ps(_mm256_set1_ps(-2.0f), u));
+    _mm256_maskstore_ps(out + i, m, _mm256_div_ps(v, _mm256_add_ps(one, e)));
+  }
 #else
   for (; i < n; i++) {
     const float v = x[i];
@@ -72,6 +82,21 @@ void geluBackwardChunk(const float* x, const float* dy, int64_t n, float* dx) {
     const __m512 slope = _mm512_mul_ps(_mm512_mul_ps(two, a), _mm512_fmadd_ps(c3, v2, one));
     const __m512 grad = _mm512_fmadd_ps(_mm512_mul_ps(v, ss), slope, s);
     _mm512_mask_storeu_ps(dx + i, m, _mm512_mul_ps(grad, _mm512_maskz_loadu_ps(m, dy + i)));
+  }
+#elif defined(__AVX2__) && defined(__FMA__)
+  const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
+  const __m256 a = _mm256_set1_ps(kSqrt2OverPi), c = _mm256_set1_ps(kCubic), c3 = _mm256_set1_ps(3.0f * kCubic);
+  for (; i < n; i += 8) {
+    const __m256i m = n - i >= 8 ? _mm256_set1_epi32(-1) : tailMask256(n - i);
+    const __m256 v = _mm256_maskload_ps(x + i, m);
+    const __m256 v2 = _mm256_mul_ps(v, v);
+    const __m256 u = _mm256_mul_ps(_mm256_mul_ps(a, v), _mm256_fmadd_ps(c, v2, one));
+    const __m256 e = _mm256_min_ps(exp256(_mm256_mul_ps(_mm256_set1_ps(-2.0f), u)), _mm256_set1_ps(1e30f));
+    const __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, e));
+    const __m256 ss = _mm256_mul_ps(e, _mm256_mul_ps(s, s));
+    const __m256 slope = _mm256_mul_ps(_mm256_mul_ps(two, a), _mm256_fmadd_ps(c3, v2, one));
+    const __m256 grad = _mm256_fmadd_ps(_mm256_mul_ps(v, ss), slope, s);
+    _mm256_maskstore_ps(dx + i, m, _mm256_mul_ps(grad, _mm256_maskload_ps(dy + i, m)));
   }
 #else
   for (; i < n; i++) {

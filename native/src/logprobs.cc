@@ -24,6 +24,18 @@ float rowMax(const float* x, int64_t n) {
     m1 = _mm512_max_ps(_mm512_loadu_ps(x + i + 16), m1);
   }
   best = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+#elif defined(__AVX2__)
+  // maxps returns its second operand when either is NaN, so NaNs in x are skipped here as well.
+  const __m256 ninf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  __m256 m0 = ninf, m1 = ninf;
+  for (; i + 16 <= n; i += 16) {
+    m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
+    m1 = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), m1);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, _mm256_max_ps(m0, m1));
+  for (float lane : lanes)
+    if (lane > best) best = lane;
 #endif
   for (; i < n; i++)
     if (x[i] > best) best = x[i];
@@ -43,6 +55,17 @@ double sumExpShifted(const float* x, int64_t n, float shift) {
     hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)));
   }
   total = _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+#elif defined(__AVX2__) && defined(__FMA__)
+  const __m256 s = _mm256_set1_ps(shift);
+  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
+    lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+    hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+  }
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, _mm256_add_pd(lo, hi));
+  total = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
 #endif
   for (; i < n; i++) total += std::exp(static_cast<double>(x[i] - shift));
   return total;
@@ -102,6 +125,11 @@ double crossEntropy(const float* logits, int64_t rows, int64_t vocab, const int3
       const __mmask16 m = vocab - j >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (vocab - j)) - 1);
       const __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, row + j), s));
       _mm512_mask_storeu_ps(out + j, m, _mm512_mul_ps(e, f));
+    }
+#elif defined(__AVX2__) && defined(__FMA__)
+    const __m256 s = _mm256_set1_ps(max), f = _mm256_set1_ps(factor);
+    for (; j + 8 <= vocab; j += 8) {
+      _mm256_storeu_ps(out + j, _mm256_mul_ps(exp256(_mm256_sub_ps(_mm256_loadu_ps(row + j), s)), f));
     }
 #endif
     for (; j < vocab; j++) out[j] = std::exp(row[j] - max) * factor;

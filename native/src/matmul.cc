@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bf16.h"
+#include "capabilities.h"
 #include "common.h"
 #include "dnnl_context.h"
 #include "kernels.h"
@@ -109,12 +110,58 @@ void gemvLinear(const float* x, int64_t rows, const PackedWeight& w, const float
   gemvForward(xp, rows, w, bias, y);
 }
 
+// Bytes of float32 weight slab widened at a time by the bf16-as-f32 matmuls: big enough that each
+// matmul has a long inner dimension, small enough to stay in the last-level cache.
+constexpr int64_t kSlabBytes = int64_t{4} << 20;
+
+// Output features per widened slab of a bf16 weight: whole 64-column blocks, about kSlabBytes.
+int64_t widenedSlabColumns(const PackedWeight& w) {
+  const int64_t target = std::max<int64_t>(1, kSlabBytes / (w.inFeatures * 4) / 64) * 64;
+  return std::min(target, w.outFeatures);
+}
+
+// x rounded to bf16 and kept as float32, parallel over chunks.
+void roundToBf16Parallel(const float* src, float* dst, int64_t n) {
+  const int64_t chunk = 1 << 14;
+  const int64_t chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (n > kParallelElements)
+  for (int64_t c = 0; c < chunks; c++) {
+    const int64_t start = c * chunk;
+    roundToBf16Array(src + start, dst + start, std::min(chunk, n - start));
+  }
+}
+
+// A bf16 weight where oneDNN has no bf16 matmul: y[:, n0:n0+nc] = x̃ · W̃[n0:n0+nc]ᵀ (+ bias) for
+// slabs of output features, x̃ being x rounded to bf16 and W̃ the slab widened to float32; the
+// float32 products of bf16 values are exact, so this is bf16 compute, and only one slab of float32
+// weight exists at a time.
+void linearBf16AsF32(const float* x, int64_t rows, const PackedWeight& w, const float* bias, float* y) {
+  const int64_t K = w.inFeatures, N = w.outFeatures;
+  thread_local Scratch roundedInput;
+  thread_local Scratch slabScratch;
+  float* xr = roundedInput.get<float>(rows * K);
+  roundToBf16Parallel(x, xr, rows * K);
+  const int64_t slab = widenedSlabColumns(w);
+  float* widened = slabScratch.get<float>(slab * K);
+  for (int64_t n0 = 0; n0 < N; n0 += slab) {
+    const int64_t nc = std::min(slab, N - n0);
+    widenBf16Columns(w, n0, nc, widened);
+    // b = the slab as the K x nc row-major matrix.
+    runStridedMatmul({rows, K, nc, K, 1, nc, 1, N, DType::F32, bias != nullptr, false}, xr, widened,
+                     bias ? bias + n0 : nullptr, y + n0);
+  }
+}
+
 }  // namespace
 
 void linearForward(const float* x, int64_t rows, const PackedWeight& w, const float* bias, float* y) {
   if (rows == 0) return;
   if (rows <= gemvMaxRows(w.dtype) && w.gemv != GemvLayout::None) {
     gemvLinear(x, rows, w, bias, y);
+    return;
+  }
+  if (w.dtype == DType::BF16 && !onednnBf16Matmul()) {
+    linearBf16AsF32(x, rows, w, bias, y);
     return;
   }
   thread_local Scratch bf16Input;
@@ -155,10 +202,6 @@ int64_t columnBlock(const memory::desc& desc) {
   return size;
 }
 
-// Bytes of float32 weight slab unpacked at a time by linearBackwardInput: big enough that each
-// matmul has a long inner dimension, small enough to stay in the last-level cache.
-constexpr int64_t kSlabBytes = int64_t{4} << 20;
-
 // Reorder primitives by (source, destination) layout; creating one each call costs more than a
 // small slab's copy.
 dnnl::reorder reorderFor(const memory::desc& source, const memory::desc& target) {
@@ -193,10 +236,29 @@ void matmulForward(const float* a, const float* b, int64_t m, int64_t k, int64_t
 // Only one slab exists at a time. A float32 weight runs in float32. A bf16 weight stays bf16 and dy
 // is rounded to bf16, as PyTorch's autocast computes this product: widening the weight to float32
 // instead made the backward of bf16 training run at float32 speed, over half of each step.
+//
+// Without a oneDNN bf16 matmul, a bf16 weight's slabs are widened to float32 instead and dy is
+// rounded to bf16 in float32: the same exact products, at float32 matmul speed.
 void linearBackwardInput(const float* dy, int64_t rows, const PackedWeight& w, float* dx) {
   if (rows == 0) return;
   const int64_t K = w.inFeatures, N = w.outFeatures;
   const bool bf16 = w.dtype == DType::BF16;
+  if (bf16 && !onednnBf16Matmul()) {
+    const int64_t slab = widenedSlabColumns(w);
+    thread_local Scratch widenedScratch;
+    thread_local Scratch roundedScratch;
+    float* widened = widenedScratch.get<float>(slab * K);
+    float* dyRounded = roundedScratch.get<float>(rows * slab);
+    for (int64_t n0 = 0; n0 < N; n0 += slab) {
+      const int64_t nc = std::min(slab, N - n0);
+      widenBf16Columns(w, n0, nc, widened);
+#pragma omp parallel for schedule(static) if (rows * nc > kParallelElements)
+      for (int64_t r = 0; r < rows; r++) roundToBf16Array(dy + r * N + n0, dyRounded + r * nc, nc);
+      // a = dy slab [rows, nc]; b = W[n0:n0+nc, :] as nc x K, stored [K][nc] (strides 1, nc).
+      runStridedMatmul({rows, nc, K, nc, 1, 1, nc, K, DType::F32, false, n0 > 0}, dyRounded, widened, nullptr, dx);
+    }
+    return;
+  }
   const int64_t elementBytes = static_cast<int64_t>(dtypeSize(w.dtype));
   const int64_t block = columnBlock(w.desc);
   const int64_t target = std::max<int64_t>(1, kSlabBytes / (K * elementBytes) / block);

@@ -43,7 +43,7 @@ constexpr int64_t kNf4GemvMaxRows = 32;
 // y[rows, N] = x[rows, K] · Wᵀ + bias (bias may be null). bf16 compute rounds x and W to bf16.
 void nf4LinearForward(const float* x, int64_t rows, const Nf4Weight& w, const float* bias, float* y);
 
-// dx[rows, K] = dy[rows, N] · W in float32 (a bf16 weight's values widened exactly; dy not rounded).
+// dx[rows, K] = dy[rows, N] · W; bf16 compute rounds dy and W to bf16 and accumulates in float32.
 void nf4LinearBackwardInput(const float* dy, int64_t rows, const Nf4Weight& w, float* dx);
 
 // out[i, :] = row ids[i] of W as float32 (bf16-rounded for bf16 compute). Ids must be in range.

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "bf16.h"
+#include "capabilities.h"
 #include "dnnl_context.h"
 
 namespace tuneloop {
@@ -61,8 +62,13 @@ GemvLayout detectGemvLayout(const dnnl_memory_desc_t& md, DType dtype) {
 }
 
 // The layout oneDNN's matmul wants for this weight. It does not depend on the row count
-// (checked for 1..1024 rows), so one packed copy serves every batch size.
+// (checked for 1..1024 rows), so one packed copy serves every batch size. A bf16 weight that oneDNN
+// cannot multiply takes the layout its bf16 matmuls use where they exist (64-column blocks of K
+// pairs), which the gemv kernels stream and widenBf16Columns unpacks.
 memory::desc preferredLayout(int64_t out, int64_t in, DType dtype) {
+  if (dtype == DType::BF16 && !onednnBf16Matmul()) {
+    return memory::desc({in, out}, memory::data_type::bf16, memory::format_tag::BA16a64b2a);
+  }
   const int64_t probeRows = 64;
   memory::desc src({probeRows, in}, dnnlType(dtype), memory::format_tag::ab);
   memory::desc weights({in, out}, dnnlType(dtype), memory::format_tag::any);
@@ -101,6 +107,33 @@ void convertSlab(const void* src, DType srcType, void* dst, DType dstType, int64
 
 }  // namespace
 
+void widenBf16Columns(const PackedWeight& w, int64_t n0, int64_t count, float* dst) {
+  if (w.gemv != GemvLayout::Bf16Ba16a64b2a || n0 % 64 != 0) {
+    throw std::logic_error("widenBf16Columns needs a Bf16Ba16a64b2a weight and a 64-aligned first column");
+  }
+  const int64_t K = w.inFeatures, pairs = (K + 1) / 2;
+  const auto* data = static_cast<const uint16_t*>(w.data.get());
+  // Per 64-column block, K pair p is 64 columns of (W[n][2p], W[n][2p + 1]) bf16 pairs: the low
+  // half of each 32-bit pair is row 2p, the high half row 2p + 1, each widened by a shift or mask.
+#pragma omp parallel for schedule(static) if (count * K > kParallelElements)
+  for (int64_t p = 0; p < pairs; p++) {
+    float* even = dst + 2 * p * count;
+    float* odd = 2 * p + 1 < K ? even + count : nullptr;
+    for (int64_t c0 = 0; c0 < count; c0 += 64) {
+      const int64_t width = std::min<int64_t>(64, count - c0);
+      const uint16_t* src = data + ((n0 + c0) / 64) * w.paddedK * 64 + p * 128;
+      float* e = even + c0;
+#pragma omp simd
+      for (int64_t j = 0; j < width; j++) e[j] = bitsFloat(static_cast<uint32_t>(src[2 * j]) << 16);
+      if (odd) {
+        float* o = odd + c0;
+#pragma omp simd
+        for (int64_t j = 0; j < width; j++) o[j] = bitsFloat(static_cast<uint32_t>(src[2 * j + 1]) << 16);
+      }
+    }
+  }
+}
+
 int64_t PackedWeight::columnOffset(int64_t n) const { return blockedOffset(desc.data, 0, n) - desc.data.offset0; }
 
 PackedWeight* prepareWeight(const void* src, DType srcType, int64_t out, int64_t in, DType dstType) {
@@ -135,6 +168,19 @@ PackedWeight* prepareWeight(const void* src, DType srcType, int64_t out, int64_t
     if (srcType != dstType) {
       convertSlab(slabSrc, srcType, staging.data(), dstType, rows * in);
       slabSrc = staging.data();
+    }
+    if (w->gemv == GemvLayout::Bf16Ba16a64b2a && !onednnBf16Matmul()) {
+      // oneDNN 2.6's reorder into this layout without bf16 support ("simple:any") turned -0 into
+      // +0; the bits are placed here instead, through the layout's separable offsets.
+      const auto* values = static_cast<const uint16_t*>(slabSrc);
+      auto* packed = static_cast<uint16_t*>(w->data.get());
+#pragma omp parallel for schedule(static)
+      for (int64_t j = 0; j < rows; j++) {
+        uint16_t* column = packed + w->columnOffset(n0 + j);
+        const uint16_t* row = values + j * in;
+        for (int64_t k = 0; k < in; k++) column[w->kOffsets[k]] = row[k];
+      }
+      continue;
     }
     // The slab is rows n0..n0+rows of [out, in], i.e. the K x rows operand with strides (1, K).
     memory::desc slabDesc({in, rows}, dnnlType(dstType), memory::dims{1, in});

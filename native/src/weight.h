@@ -37,7 +37,13 @@ struct PackedWeight {
 };
 
 // Converts and packs `out x in` source values of type `srcType` (row-major [out, in]) into a
-// weight computed at `dstType` (F32 or BF16).
+// weight computed at `dstType` (F32 or BF16). Without a oneDNN bf16 matmul (capabilities.h), a bf16
+// weight is packed in the Bf16Ba16a64b2a layout, which the gemv kernels and widenBf16Columns read.
 PackedWeight* prepareWeight(const void* src, DType srcType, int64_t out, int64_t in, DType dstType);
+
+// Widens output features n0 .. n0 + count of a Bf16Ba16a64b2a weight to float32, as the plain
+// [K][count] matrix (row k holds W[n0 .. n0 + count][k]); n0 must be a multiple of 64. The
+// slabs of the bf16-as-f32 matmuls.
+void widenBf16Columns(const PackedWeight& w, int64_t n0, int64_t count, float* dst);
 
 }  // namespace tuneloop

@@ -10,7 +10,7 @@ import type { Tensor } from '../tensor.js';
 import { DOUBLE_QUANT_BLOCK_SIZE, NF4_BLOCK_SIZE, type Nf4Tensor } from '../../peft/qlora/nf4.js';
 
 /**
- * The native backend: the C++ addon in native/src (oneDNN matmuls, AVX-512 kernels, OpenMP
+ * The native backend: the C++ addon in native/src (oneDNN matmuls, AVX-512 or AVX2 kernels, OpenMP
  * threads, waiting passively: see applyOpenMpWaitDefaults), built by scripts/build-native.mjs into
  * build/Release/tuneloop_native.node.
  *
@@ -89,6 +89,20 @@ interface NativeAddon {
   bf16DotPeakGflops(seconds: number): number;
   threads(): number;
   setThreads(threads: number): void;
+  capabilities(): NativeCapabilities;
+}
+
+/** What the addon was built for on this machine, and the matmul path bf16 weights take. */
+export interface NativeCapabilities {
+  /** The vector ISA of tuneloop's own kernels: 'avx512_bf16', 'avx512', 'avx2' or 'scalar'. */
+  readonly isa: string;
+  /** The ISA oneDNN's JIT uses here, e.g. 'avx2', 'avx512_core_bf16', 'avx512_core_amx'. */
+  readonly onednnIsa: string;
+  /**
+   * 'onednn-bf16': oneDNN multiplies bf16 directly (AVX512_BF16, AMX). 'bf16-as-f32-slabs': bf16
+   * weights stay bf16 in memory and are widened to float32 a slab at a time (same results).
+   */
+  readonly bf16Matmul: 'onednn-bf16' | 'bf16-as-f32-slabs';
 }
 
 const DTYPE_CODE: Readonly<Record<DType, number>> = { f32: 0, bf16: 1, f16: 2 };
@@ -494,6 +508,11 @@ export class NativeBackend implements Backend, GradientOps {
   setThreads(threads: number): void {
     checkInteger('setThreads', 'threads', threads, 1);
     this.addon.setThreads(threads);
+  }
+
+  /** The kernels' ISA and the bf16 matmul path chosen at run time on this machine. */
+  capabilities(): NativeCapabilities {
+    return this.addon.capabilities();
   }
 
   private anyNativeWeight(op: string, weight: Weight): NativeWeight | NativeNf4Weight {
