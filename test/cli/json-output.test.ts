@@ -92,6 +92,11 @@ interface TrainJson {
   tokens: number;
 }
 
+it('the key check reports camelCase field names, not paths, lm-eval metric keys or allowed names', () => {
+  const value = { snake_case: 1, fooBar: { rougeL: { lowBound: 0 } }, '/tmp/xY/model': { stamp: '' }, 'acc,none': 1, rows: [{ itemCount: 1 }] };
+  assert.deepEqual(camelCaseKeys(value, ['rougeL']), ['$.fooBar', '$.fooBar.rougeL.lowBound', '$.rows[0].itemCount']);
+});
+
 describe('train and merge --json; the files they write', () => {
   let loraAdapter: string;
 
