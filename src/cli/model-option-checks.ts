@@ -10,7 +10,7 @@ const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'native', 'typescript
 
 /** The compute backend named by `field`, checked. */
 export function parseBackendChoice(value: string, field = '--backend'): BackendChoice {
-  if (!(BACKEND_CHOICES as readonly string[]).includes(value)) throw new InvalidInputError(field, `must be ${BACKEND_CHOICES.join(', ')}, got "${value}"`);
+  if (!(BACKEND_CHOICES as readonly string[]).includes(value)) throw new InvalidInputError(field, `must be ${BACKEND_CHOICES.slice(0, -1).join(', ')} or ${BACKEND_CHOICES.at(-1)}, got "${value}"`);
   return value as BackendChoice;
 }
 

@@ -54,7 +54,7 @@ test('score checks every option before reading the tokenizer', () => {
   const pair = ['--context', 'a', '--continuation', ' b'];
   failsFirst(['score', '--model', model, ...pair, '--batch-size', '-1'], /--batch-size: must be an integer of at least 1, got "-1"/);
   failsFirst(['score', '--model', nowhere, ...pair, '--max-length', '1'], /--max-length: must be an integer of at least 2/);
-  failsFirst(['score', '--model', model, ...pair, '--backend', 'gpu'], /--backend: must be auto, native, typescript, got "gpu"/);
+  failsFirst(['score', '--model', model, ...pair, '--backend', 'gpu'], /--backend: must be auto, native or typescript, got "gpu"/);
   failsFirst(['score', '--model', model, ...pair, '--adapter', nowhere], /--adapter: .*nowhere does not exist/);
   failsFirst(['score', '--model', model, ...pair, '--adapter', model], /--adapter: .* is not an adapter directory.*looks like a full model directory: pass it as --model/);
 });
@@ -85,7 +85,7 @@ test('train checks its flags, config, model folder and data files before loading
   const config = (lines: string[]) =>
     file('train.yaml', [`model: ${model}`, `output_dir: ${join(scratch, 'runs')}`, 'tasks:', ...lines].join('\n'));
   const good = config([`  - {name: grammar, train: ${join(data, 'grammar.train.jsonl')}}`]);
-  failsFirst(['train', '--config', good, '--backend', 'gpu'], /--backend: must be auto, native, typescript, got "gpu"/);
+  failsFirst(['train', '--config', good, '--backend', 'gpu'], /--backend: must be auto, native or typescript, got "gpu"/);
   failsFirst(['train', '--config', good, '--set', 'training.max_steps=-1'], /train\.yaml: training\.max_steps: must be >= 1, got -1/);
   failsFirst(['train', '--config', good, '--set', `model=${nowhere}`], /train\.yaml: model: .*nowhere does not exist/);
   const missingData = config([`  - {name: grammar, train: ${join(data, 'grammar.train.jsonl')}, validation: ${join(scratch, 'gone.jsonl')}}`]);
@@ -107,7 +107,8 @@ test('eval reports a broken YAML file first, and checks a benchmark run before l
   failsFirst(['eval', '--config', broken, '--model', model], /--config: cannot read .*broken\.yaml: Flow sequence/);
   const badField = file('bad-field.yaml', `model: ${model}\nbenchmarks: [{benchmark: mmlu, shots: -1}]\n`);
   failsFirst(['eval', '--config', badField, '--model', model], /bad-field\.yaml: benchmarks\[0\]\.shots: must be >= 0, got -1/);
-  const unknownBench = file('unknown-bench.yaml', `model: ${model}\nbenchmarks: [{benchmark: mmlu}, {benchmark: no-such-bench}]\n`);
+  // Benchmarks are checked in order, data included: the first names a subject the shipped MMLU sample holds.
+  const unknownBench = file('unknown-bench.yaml', `model: ${model}\nbenchmarks: [{benchmark: mmlu, subjects: [anatomy]}, {benchmark: no-such-bench}]\n`);
   failsFirst(['eval', '--config', unknownBench], /benchmark: "no-such-bench" is neither a shipped benchmark/);
   const noModel = file('no-model.yaml', 'benchmarks: [{benchmark: mmlu}]\n');
   failsFirst(['eval', '--config', noModel], /--model: .*no-model\.yaml names no model: add model: to the file, or give --model DIR/);
@@ -122,7 +123,7 @@ test('eval reports a broken YAML file first, and checks a benchmark run before l
 test('eval of an assertion suite checks its options before loading; --model overrides the suite model:', () => {
   const suite = join(repoRoot, 'configs', 'evaluators', 'tutor.yaml');
   failsFirst(['eval', '--config', suite, '--model', model, '--judge-timeout-ms', '0'], /--judge-timeout-ms: must be an integer of at least 1, got "0"/);
-  failsFirst(['eval', '--config', suite, '--model', model, '--backend', 'gpu'], /--backend: must be auto, native, typescript/);
+  failsFirst(['eval', '--config', suite, '--model', model, '--backend', 'gpu'], /--backend: must be auto, native or typescript/);
   failsFirst(['eval', '--config', suite, '--model', nowhere], /--model: .*nowhere does not exist/);
   failsFirst(['eval', '--config', suite, '--out', 'x'], /--out: is not an option of tuneloop eval for an assertion suite/);
   const relative = file('relative-model.yaml', 'model: nowhere\nprompts: ["{{q}}"]\ntests: [{vars: {q: x}, assert: [{type: equals, value: a}]}]\n');
