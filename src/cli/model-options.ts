@@ -30,8 +30,8 @@ export const MODEL_OPTIONS_HELP = `  --model DIR            Hugging Face BLOOM d
   --dtype fp32|bf16      compute precision (default fp32); bf16 halves weight memory and is fastest
                          on CPUs with AMX or AVX-512 bf16
   --backend auto|native|typescript
-                         compute backend (default auto: native when its addon loads); also
-                         settable with TUNELOOP_BACKEND
+                         compute backend (default auto: TUNELOOP_BACKEND when it is set, else
+                         native when its addon loads)
   --threads N            threads for the native backend (default TUNELOOP_THREADS, else
                          OMP_NUM_THREADS, else one per core)`;
 
@@ -72,7 +72,9 @@ export async function loadBaseModelForCli(values: ModelCliValues, quantization: 
   const dtype = parseDType(values.dtype);
   const choice = parseBackendChoice(values.backend);
   const threads = parseThreadCount(values.threads, '--threads');
-  const backend = await selectBackend(choice, { threads });
+  // auto defers to TUNELOOP_BACKEND: every command and config defaults to auto, so the variable is
+  // what a user sets to choose the backend everywhere, and an explicit native or typescript still wins.
+  const backend = await selectBackend(choice === 'auto' ? undefined : choice, { threads });
   const nativeThreads = backend.name === 'native' ? (backend as NativeBackend).threads() : undefined;
   const threadNote = nativeThreads === undefined ? '' : `, ${nativeThreads} thread${nativeThreads === 1 ? '' : 's'}`;
   let bar: ProgressBar | undefined;

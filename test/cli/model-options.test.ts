@@ -59,6 +59,20 @@ test('the --adapter help names every kind of adapter applyAdapter loads', () => 
   for (const feature of [/QLoRA/, /use_dora/, /modules_to_save/, /use_rslora/, /bias or selective tuning files \(selective_tuning\.json and tuned_tensors\.safetensors\)/]) assert.match(help, feature);
 });
 
+test('TUNELOOP_BACKEND chooses the backend where --backend is left at auto; an explicit --backend wins', () => {
+  const typescript = generate([], { TUNELOOP_BACKEND: 'typescript' });
+  assert.equal(typescript.status, 0, typescript.stderr);
+  assert.match(typescript.stderr, /typescript backend\)/);
+  assert.match(generate(['--backend', 'auto'], { TUNELOOP_BACKEND: 'typescript' }).stderr, /typescript backend\)/);
+  const wrong = generate([], { TUNELOOP_BACKEND: 'gpu' });
+  assert.equal(wrong.status, 2);
+  assert.match(wrong.stderr, /TUNELOOP_BACKEND must be auto, native or typescript, got "gpu"/);
+});
+
+nativeTest('--backend native wins over TUNELOOP_BACKEND=typescript', () => {
+  assert.match(generate(['--backend', 'native'], { TUNELOOP_BACKEND: 'typescript' }).stderr, /native backend, \d+ threads?\)/);
+});
+
 test('tuneloop generate --threads abc exits with the flag named', () => {
   const { status, stderr } = generate(['--threads', 'abc']);
   assert.equal(status, 2);
