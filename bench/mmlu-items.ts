@@ -32,7 +32,7 @@ export interface MmluBenchItem {
 export interface MmluBenchItems {
   readonly format: 'tuneloop-bench-mmlu-items';
   readonly shots: number;
-  readonly maxLength: number;
+  readonly max_length: number;
   readonly tokenizer: string;
   readonly items: readonly MmluBenchItem[];
 }
@@ -47,7 +47,7 @@ export async function writeMmluItems(file: string): Promise<MmluBenchItems> {
     const requests = buildRequests(tokenizer, task.items, task.definition.targetDelimiter);
     return task.items.map((item, i) => ({ task: task.name, gold: item.gold, requests: requests[i] }));
   });
-  const written: MmluBenchItems = { format: 'tuneloop-bench-mmlu-items', shots: MMLU_SHOTS, maxLength: MMLU_MAX_LENGTH, tokenizer: tokenizerDir, items };
+  const written: MmluBenchItems = { format: 'tuneloop-bench-mmlu-items', shots: MMLU_SHOTS, max_length: MMLU_MAX_LENGTH, tokenizer: tokenizerDir, items };
   writeFileSync(file, `${JSON.stringify(written)}\n`);
   return written;
 }
@@ -55,5 +55,7 @@ export async function writeMmluItems(file: string): Promise<MmluBenchItems> {
 export function readMmluItems(file: string): MmluBenchItems {
   const parsed = JSON.parse(readFileSync(file, 'utf8')) as MmluBenchItems;
   if (parsed.format !== 'tuneloop-bench-mmlu-items') throw new Error(`${file}: not a tuneloop-bench-mmlu-items file`);
+  // Files from before the keys were snake_case say maxLength; bench/run.ts writes the file afresh each run.
+  if (typeof parsed.max_length !== 'number') throw new Error(`${file}: max_length is missing (an items file of an older tuneloop?); write it again with node dist/bench/worker.js mmlu-items ${file}`);
   return parsed;
 }

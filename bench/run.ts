@@ -5,7 +5,7 @@
  * then measures scoring (batch 8 x 128), greedy decoding (batch 1, prompt 32, 64 new tokens), peak
  * memory loading in bf16, and the engine's matmul GFLOP/s beside the machine's fp32 FMA peak. Every
  * tuneloop figure comes from its own process; the peer runs Debian's python3-torch at its best
- * settings (fp32 with OPENBLAS_CORETYPE=SkylakeX; bf16 autocast). Prints a table and writes
+ * settings (fp32 with OPENBLAS_CORETYPE=SkylakeX, or Haswell without AVX-512; bf16 autocast). Prints a table and writes
  * bench/out/results.json.
  *
  * Training (bench/peer/train_peer.py is the peer): one step of LoRA r=8 (alpha 16) on query_key_value
@@ -26,7 +26,7 @@
  * bench/out/results-PART.json, so a partial run leaves the last full run's results.json alone.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type MatmulReport, formatMatmulReport } from './matmul.js';
@@ -64,10 +64,22 @@ if (values.only !== 'busy' && !existsSync(join(modelDir, 'model.safetensors'))) 
   worker('checkpoint');
 }
 
+/**
+ * The OpenBLAS kernels for the peer: Debian's OpenBLAS 0.3.21 misdetects AVX-512 processors such as
+ * Zen 4 and falls back to slow kernels, so those get SkylakeX's; on a processor without AVX-512 those
+ * kernels would stop at their first AVX-512 instruction, so Haswell's (AVX2 + FMA) are used. A value
+ * the user set is kept.
+ */
+function openBlasCoreType(): string {
+  if (process.env.OPENBLAS_CORETYPE) return process.env.OPENBLAS_CORETYPE;
+  const flags = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1].split(/\s+/) ?? [];
+  return flags.includes('avx512f') ? 'SkylakeX' : 'Haswell';
+}
+
 function peer(mode: 'fp32' | 'bf16', method?: 'lora' | 'prompt' | 'mmlu'): Record<string, unknown> | undefined {
   if (values['skip-peer']) return undefined;
   log(`PyTorch peer ${method ? `${method === 'mmlu' ? '' : 'train '}${method} ` : ''}${mode} ...`);
-  const env = { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX' };
+  const env = { ...process.env, OPENBLAS_CORETYPE: openBlasCoreType() };
   const script =
     method === 'mmlu' ? ['bench/peer/mmlu_peer.py', '--items', mmluItemsFile] : method ? ['bench/peer/train_peer.py', '--method', method] : ['bench/peer/run_peer.py'];
   try {

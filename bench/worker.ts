@@ -120,7 +120,7 @@ if (task === 'score') {
 } else if (task === 'mmlu') {
   // The benchmark runner's scoring path (scoreWithCache, the disk cache off) over every item's four
   // requests; the clock covers all the model work, the shared few-shot prefixes included.
-  const { items, maxLength } = readMmluItems(taskArgument);
+  const { items, max_length: maxLength } = readMmluItems(taskArgument);
   const requests = items.flatMap((item) => item.requests);
   const run = () => {
     const started = performance.now();

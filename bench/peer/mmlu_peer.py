@@ -63,7 +63,9 @@ def run_one(args, setting: str) -> dict:
         spec = json.load(f)
     if spec.get("format") != "tuneloop-bench-mmlu-items":
         raise SystemExit(f"{args.items}: not a tuneloop-bench-mmlu-items file")
-    items, max_length = spec["items"], spec["maxLength"]
+    if not isinstance(spec.get("max_length"), int):
+        raise SystemExit(f"{args.items}: max_length is missing (an items file of an older tuneloop?); write it again with node dist/bench/worker.js mmlu-items")
+    items, max_length = spec["items"], spec["max_length"]
 
     amp, weight_dtype = torch_setting(torch, setting, args.threads, f"mmlu items={len(items)}")
     t0 = time.perf_counter()

@@ -40,21 +40,31 @@ Commands:
              (a YAML with tests:; text checks, metrics, judges, trajectories); evaluate is an alias
   helm       HELM-style report on a benchmark: accuracy, calibration, robustness, fairness, bias, toxicity, efficiency
 
-Examples:
+Examples (from the project folder, after npm run demo has written models/demo; run them in this order):
   tuneloop info --model models/demo
   tuneloop generate --model models/demo --prompt "The tutor explains" --max-new-tokens 20
   tuneloop generate --model models/demo --ids 17,200,33 --greedy --json
   tuneloop score --model models/demo --context "Two plus two is" --continuation " four"
-  tuneloop generate --model DIR --adapter ADAPTER_DIR --ids 17,200,33 --json
-  tuneloop merge --model DIR --adapter ADAPTER_DIR --out merged/
   tuneloop train --config configs/tutor.yaml --set training.epochs=1
-  tuneloop bench mmlu --model DIR --adapter ADAPTER_DIR --shots 5 --limit 50
-  tuneloop metrics bleu --hyp system.txt --ref reference.txt
-  tuneloop helm mmlu --model DIR --out report/
+  tuneloop generate --model models/demo --adapter runs/tutor/language/adapter --prompt "An apple is" --greedy
+  tuneloop merge --model models/demo --adapter runs/tutor/language/adapter --out runs/merged/language --json
+  tuneloop bench mmlu --model models/demo --adapter runs/tutor/history/adapter --base --subjects anatomy --limit 20
+  tuneloop metrics chrf --hyp data/metrics/system.txt --ref data/metrics/reference.txt
+  tuneloop helm mmlu --model models/demo --subjects anatomy --limit 20 --out runs/helm/anatomy
+  tuneloop eval --config configs/evaluators/tutor.yaml   # exit status 100: the untrained demo fails most tests
 
 Environment:
-  TUNELOOP_BACKEND=auto|native|typescript   compute backend (default auto)
-  TUNELOOP_THREADS=N                        native backend threads (default OMP_NUM_THREADS, else one per core)`;
+  TUNELOOP_BACKEND=auto|native|typescript   compute backend where --backend (or a config's backend:) is
+                                            auto, the default (auto: native when its addon loads)
+  TUNELOOP_THREADS=N                        native backend threads (default OMP_NUM_THREADS, else one per
+                                            core); --threads overrides it
+  TUNELOOP_DATA_DIR=ROOT                    benchmark data: ROOT/mmlu, ROOT/superglue, ... (bench, helm,
+                                            eval); --data-dir overrides it
+  TUNELOOP_NATIVE_ADDON=FILE                the native addon to load instead of build/Release's
+  When installing (node scripts/build-native.mjs, run by npm install):
+  TUNELOOP_SKIP_NATIVE=1                    do not build the native addon; the TypeScript backend is used
+  TUNELOOP_REQUIRE_NATIVE=1                 fail when the addon cannot be built (and, in npm test, when
+                                            it cannot be loaded) instead of falling back`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

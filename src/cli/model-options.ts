@@ -1,11 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NativeBackend } from '../engine/backends/native.js';
-import { type BackendChoice, parseThreadCount, selectBackend } from '../engine/select-backend.js';
+import { parseThreadCount, selectBackend } from '../engine/select-backend.js';
 import { InvalidInputError } from '../errors.js';
 import { BloomModel } from '../models/bloom/model.js';
 import type { CausalLM } from '../models/causal-lm.js';
 import { applyAdapter } from '../peft/apply-adapter.js';
+import { parseBackendChoice } from './model-option-checks.js';
 import type { ComputeDType, WeightQuantizationOptions } from '../models/bloom/weights.js';
 import { type BloomTokenizer, loadTokenizer } from '../tokenizer/tokenizer.js';
 import { ProgressBar, note } from './progress.js';
@@ -21,12 +22,16 @@ export const MODEL_OPTIONS = {
 
 export const MODEL_OPTIONS_HELP = `  --model DIR            Hugging Face BLOOM directory: config.json, model.safetensors (or shards
                          with model.safetensors.index.json), tokenizer.json for text input
-  --adapter DIR          a Hugging Face PEFT adapter to apply (LoRA or prompt tuning):
-                         adapter_config.json and adapter_model.safetensors
-  --dtype fp32|bf16      compute precision (default fp32); bf16 halves memory and uses AMX matmuls
+  --adapter DIR          an adapter to apply: a Hugging Face PEFT adapter (adapter_config.json and
+                         adapter_model.safetensors) of LoRA (QLoRA's too; use_rslora, DoRA's use_dora
+                         and modules_to_save for lm_head, word_embeddings and LayerNorms), prompt
+                         tuning or LN tuning; or tuneloop's bias or selective tuning files
+                         (selective_tuning.json and tuned_tensors.safetensors)
+  --dtype fp32|bf16      compute precision (default fp32); bf16 halves weight memory and is fastest
+                         on CPUs with AMX or AVX-512 bf16
   --backend auto|native|typescript
-                         compute backend (default auto: native when its addon loads); also
-                         settable with TUNELOOP_BACKEND
+                         compute backend (default auto: TUNELOOP_BACKEND when it is set, else
+                         native when its addon loads)
   --threads N            threads for the native backend (default TUNELOOP_THREADS, else
                          OMP_NUM_THREADS, else one per core)`;
 
@@ -45,7 +50,6 @@ export function requireModelDir(value: string | undefined, field = '--model'): s
   return value;
 }
 
-/** The model, with the --adapter applied when one is given. */
 /** The model-loading options as parseArgs gives them; `threads` is the --threads text. */
 export interface ModelCliValues {
   model?: string;
@@ -54,6 +58,7 @@ export interface ModelCliValues {
   threads?: string;
 }
 
+/** The model, with the --adapter applied when one is given. */
 export async function loadModelForCli(values: ModelCliValues & { adapter?: string }): Promise<CausalLM> {
   const model = await loadBaseModelForCli(values);
   if (!values.adapter) return model;
@@ -65,11 +70,11 @@ export async function loadModelForCli(values: ModelCliValues & { adapter?: strin
 export async function loadBaseModelForCli(values: ModelCliValues, quantization: WeightQuantizationOptions = {}): Promise<BloomModel> {
   const dir = requireModelDir(values.model);
   const dtype = parseDType(values.dtype);
-  if (!['auto', 'native', 'typescript'].includes(values.backend)) {
-    throw new InvalidInputError('--backend', `must be auto, native or typescript, got "${values.backend}"`);
-  }
+  const choice = parseBackendChoice(values.backend);
   const threads = parseThreadCount(values.threads, '--threads');
-  const backend = await selectBackend(values.backend as BackendChoice, { threads });
+  // auto defers to TUNELOOP_BACKEND: every command and config defaults to auto, so the variable is
+  // what a user sets to choose the backend everywhere, and an explicit native or typescript still wins.
+  const backend = await selectBackend(choice === 'auto' ? undefined : choice, { threads });
   const nativeThreads = backend.name === 'native' ? (backend as NativeBackend).threads() : undefined;
   const threadNote = nativeThreads === undefined ? '' : `, ${nativeThreads} thread${nativeThreads === 1 ? '' : 's'}`;
   let bar: ProgressBar | undefined;

@@ -52,6 +52,8 @@ export function taskRecord(config: TrainConfig, task: TaskConfig, position: numb
       'method.lora_dropout': m.loraDropout,
       'method.target_modules': m.targetModules,
       'method.use_rslora': m.useRslora,
+      'method.use_dora': m.useDora,
+      'method.modules_to_save': m.modulesToSave,
       ...(m.type === 'qlora' ? { 'method.double_quant': m.doubleQuant } : {}),
     });
   } else if (m.type === 'prompt_tuning') {

@@ -107,7 +107,8 @@ test('eval reports a broken YAML file first, and checks a benchmark run before l
   failsFirst(['eval', '--config', broken, '--model', model], /--config: cannot read .*broken\.yaml: Flow sequence/);
   const badField = file('bad-field.yaml', `model: ${model}\nbenchmarks: [{benchmark: mmlu, shots: -1}]\n`);
   failsFirst(['eval', '--config', badField, '--model', model], /bad-field\.yaml: benchmarks\[0\]\.shots: must be >= 0, got -1/);
-  const unknownBench = file('unknown-bench.yaml', `model: ${model}\nbenchmarks: [{benchmark: mmlu}, {benchmark: no-such-bench}]\n`);
+  // Benchmarks are checked in order, data included: the first names a subject the shipped MMLU sample holds.
+  const unknownBench = file('unknown-bench.yaml', `model: ${model}\nbenchmarks: [{benchmark: mmlu, subjects: [anatomy]}, {benchmark: no-such-bench}]\n`);
   failsFirst(['eval', '--config', unknownBench], /benchmark: "no-such-bench" is neither a shipped benchmark/);
   const noModel = file('no-model.yaml', 'benchmarks: [{benchmark: mmlu}]\n');
   failsFirst(['eval', '--config', noModel], /--model: .*no-model\.yaml names no model: add model: to the file, or give --model DIR/);

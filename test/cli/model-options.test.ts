@@ -4,8 +4,10 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { loadBaseModelForCli } from '../../src/cli/model-options.js';
+import { parseBackendChoice } from '../../src/cli/model-option-checks.js';
+import { MODEL_OPTIONS_HELP, loadBaseModelForCli } from '../../src/cli/model-options.js';
 import { InvalidInputError } from '../../src/errors.js';
+import { SUPPORTED_PEFT_TYPES } from '../../src/peft/apply-adapter.js';
 import { nativeTest } from '../helpers/native-test.js';
 import { repoRoot } from '../helpers/paths.js';
 import { loadReference } from '../helpers/reference.js';
@@ -35,6 +37,40 @@ test('a bad --threads is rejected naming the flag, before the checkpoint is read
       return true;
     });
   }
+});
+
+test('a bad --backend is refused by the one backend check every command uses', async () => {
+  const expected = (() => {
+    try {
+      parseBackendChoice('gpu');
+    } catch (error) {
+      return (error as Error).message;
+    }
+    assert.fail('gpu is not a backend');
+  })();
+  assert.equal(expected, '--backend: must be auto, native or typescript, got "gpu"');
+  await assert.rejects(loadBaseModelForCli({ model: ref.checkpointDir, dtype: 'fp32', backend: 'gpu' }), { message: expected });
+});
+
+test('the --adapter help names every kind of adapter applyAdapter loads', () => {
+  const help = MODEL_OPTIONS_HELP.replace(/\s+/g, ' ');
+  const inWords: Record<(typeof SUPPORTED_PEFT_TYPES)[number], RegExp> = { LORA: /LoRA/, PROMPT_TUNING: /prompt tuning/, LN_TUNING: /LN tuning/ };
+  for (const type of SUPPORTED_PEFT_TYPES) assert.match(help, inWords[type], type);
+  for (const feature of [/QLoRA/, /use_dora/, /modules_to_save/, /use_rslora/, /bias or selective tuning files \(selective_tuning\.json and tuned_tensors\.safetensors\)/]) assert.match(help, feature);
+});
+
+test('TUNELOOP_BACKEND chooses the backend where --backend is left at auto; an explicit --backend wins', () => {
+  const typescript = generate([], { TUNELOOP_BACKEND: 'typescript' });
+  assert.equal(typescript.status, 0, typescript.stderr);
+  assert.match(typescript.stderr, /typescript backend\)/);
+  assert.match(generate(['--backend', 'auto'], { TUNELOOP_BACKEND: 'typescript' }).stderr, /typescript backend\)/);
+  const wrong = generate([], { TUNELOOP_BACKEND: 'gpu' });
+  assert.equal(wrong.status, 2);
+  assert.match(wrong.stderr, /TUNELOOP_BACKEND must be auto, native or typescript, got "gpu"/);
+});
+
+nativeTest('--backend native wins over TUNELOOP_BACKEND=typescript', () => {
+  assert.match(generate(['--backend', 'native'], { TUNELOOP_BACKEND: 'typescript' }).stderr, /native backend, \d+ threads?\)/);
 });
 
 test('tuneloop generate --threads abc exits with the flag named', () => {

@@ -9,7 +9,7 @@ import { note } from '../progress.js';
 export const MERGE_HELP = `tuneloop merge: fold an adapter into its base model and write a checkpoint that needs no adapter
 
 Usage:
-  tuneloop merge --model DIR --adapter DIR --out DIR [--overwrite]
+  tuneloop merge --model DIR --adapter DIR --out DIR [--overwrite] [--json]
 
   --model DIR     the base Hugging Face BLOOM checkpoint
   --adapter DIR   the adapter: a PEFT adapter (adapter_config.json, adapter_model.safetensors) or
@@ -18,6 +18,8 @@ Usage:
                   tokenizer files, usable by tuneloop and transformers without peft. It must not
                   exist, or be empty
   --overwrite     replace --out when it already holds files
+  --json          print one JSON object instead of the --out folder: out, base_model, adapter,
+                  method (lora, ln_tuning or selective), merged_tensors, seconds
 
 By adapter type:
   LoRA, QLoRA     each targeted weight becomes W + scaling·B·A (peft's merge_and_unload), computed in
@@ -32,7 +34,7 @@ The output is written beside --out and renamed into place only when complete.`;
 export async function runMerge(argv: string[]): Promise<void> {
   const { values } = parseOptions('merge', {
     args: argv,
-    options: { model: { type: 'string' }, adapter: { type: 'string' }, out: { type: 'string' }, overwrite: { type: 'boolean', default: false } },
+    options: { model: { type: 'string' }, adapter: { type: 'string' }, out: { type: 'string' }, overwrite: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
     strict: true,
   });
   const modelDir = requireModelDir(values.model);
@@ -42,8 +44,10 @@ export async function runMerge(argv: string[]): Promise<void> {
   checkOutDir(values.out, values.overwrite);
   const started = performance.now();
   const { method, mergedTensors } = mergeAdapterIntoCheckpoint(modelDir, values.adapter, values.out);
-  note(`merged ${mergedTensors} weight(s) (${method}) in ${((performance.now() - started) / 1000).toFixed(2)}s`);
-  process.stdout.write(`${values.out}\n`);
+  const seconds = (performance.now() - started) / 1000;
+  note(`merged ${mergedTensors} weight(s) (${method}) in ${seconds.toFixed(2)}s`);
+  const result = { out: values.out, base_model: modelDir, adapter: values.adapter, method, merged_tensors: mergedTensors, seconds };
+  process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${values.out}\n`);
 }
 
 /** --out may be new or an empty folder; a folder with files is replaced only with --overwrite, and a file never. */

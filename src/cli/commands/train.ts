@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { InvalidInputError } from '../../errors.js';
 import { type TrainConfig, readTrainConfig } from '../../train/config.js';
 import { type TaskResult, planTasks, trainTasks } from '../../train/run-tasks.js';
+import { summaryJson } from '../../train/trainer.js';
 import { loadBaseModelForCli, loadTokenizerForCli, requireModelDir } from '../model-options.js';
 import { parseBackendChoice } from '../model-option-checks.js';
 import { parseThreadCount } from '../../engine/select-backend.js';
@@ -11,7 +12,7 @@ import { ProgressBar, note } from '../progress.js';
 export const TRAIN_HELP = `tuneloop train: fine-tune adapters, one per task, on a frozen BLOOM model
 
 Usage:
-  tuneloop train --config train.yaml [--set field.path=value ...]
+  tuneloop train --config train.yaml [--set field.path=value ...] [--json]
 
 The YAML config (every field but model and tasks has a default; paths are relative to the file, --set's to the current folder):
   model: models/demo            # Hugging Face BLOOM directory with tokenizer.json
@@ -62,6 +63,11 @@ Options:
   --fresh            discard what earlier runs left in each task's folder and train from step 0
   --backend auto|native|typescript
   --threads N        threads for the native backend (default TUNELOOP_THREADS, else one per core)
+  --json             print one JSON object per task (one line each) instead of its adapter folder:
+                     task, adapter_dir, already_finished (true when an earlier run had finished it
+                     and nothing was trained), and the fields of its training_summary.json: steps,
+                     resumed_from, final_loss, best_validation_loss, best_step, stopped_early,
+                     seconds, tokens
 
 Writes, per task, OUTPUT_DIR/TASK/adapter (peft's adapter_config.json and adapter_model.safetensors
 for lora, qlora, prompt tuning and layernorm; selective_tuning.json and tuned_tensors.safetensors for
@@ -73,7 +79,14 @@ checkpoint_every and gradient_checkpointing may change on resume).`;
 export async function runTrain(argv: string[]): Promise<void> {
   const { values } = parseOptions('train', {
     args: argv,
-    options: { config: { type: 'string' }, set: { type: 'string', multiple: true }, backend: { type: 'string' }, threads: { type: 'string' }, fresh: { type: 'boolean', default: false } },
+    options: {
+      config: { type: 'string' },
+      set: { type: 'string', multiple: true },
+      backend: { type: 'string' },
+      threads: { type: 'string' },
+      fresh: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
     strict: true,
   });
   if (!values.config) throw new InvalidInputError('--config', 'is required: a YAML training config (see tuneloop train --help)');
@@ -124,8 +137,13 @@ export async function runTrain(argv: string[]): Promise<void> {
           `${s.bestValidationLoss !== null ? `, best validation loss ${s.bestValidationLoss.toFixed(4)} at step ${s.bestStep}` : ''}${s.stoppedEarly ? ', stopped early' : ''}`,
       );
     }
-    process.stdout.write(`${result.adapterDir}\n`);
+    process.stdout.write(values.json ? `${JSON.stringify(taskResultJson(result))}\n` : `${result.adapterDir}\n`);
   }
+}
+
+/** A task's outcome as --json prints it: the summary's fields as training_summary.json holds them. */
+function taskResultJson(result: TaskResult): Record<string, unknown> {
+  return { task: result.task, adapter_dir: result.adapterDir, already_finished: result.alreadyFinished, ...summaryJson(result.summary) };
 }
 
 /** The model directory and every task's data files exist, checked before the model loads; errors name the config's field. */

@@ -83,6 +83,7 @@ describe('where bench looks for data', () => {
     assert.match(stderr, /Format: hendrycks MMLU CSV, no header row, .*question,A,B,C,D,answer/);
     assert.match(stderr, /Official dataset: https:\/\/people\.eecs\.berkeley\.edu\/~hendrycks\/data\.tar/);
     assert.match(stderr, /Give --data-dir DIR with these files, or set TUNELOOP_DATA_DIR to a folder holding mmlu\//);
+    // The model folder is checked to exist first (no loading); the data is checked before the model loads.
     assert.doesNotMatch(stderr, /loading|tokenizer:/, 'the data is checked before the model is loaded');
   });
 });
