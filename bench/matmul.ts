@@ -3,7 +3,7 @@
  *
  * GFLOP/s counts 2·M·K·N per call and times the whole Backend.linear call: input conversion to
  * bf16, output allocation and bias included. Rows M=1 and M=8 are decoding, so their figure of merit
- * is weight bandwidth (GB/s of packed weight streamed); `decodeSweep` measures it on a set of
+ * is weight bandwidth (GB/s of packed weight streamed); `decode_sweep` measures it on a set of
  * weights larger than the last-level cache, as a 24-layer model streams them.
  *
  * Run alone: node dist/bench/matmul.js [--quick]
@@ -26,26 +26,26 @@ export interface MatmulMeasurement extends MatmulShape {
   readonly gflops: number;
   readonly ms: number;
   /** Packed weight bytes streamed per second, in GB/s (the decoding figure of merit). */
-  readonly weightGBps: number;
+  readonly weight_gbps: number;
 }
 
 export interface DecodeSweep {
   readonly dtype: 'f32' | 'bf16';
   readonly layers: number;
-  readonly weightMB: number;
+  readonly weight_mb: number;
   readonly ms: number;
-  readonly weightGBps: number;
+  readonly weight_gbps: number;
 }
 
 export interface MatmulReport {
   readonly backend: 'native' | 'typescript';
   readonly threads: number | null;
   /** Float32 FMA peak over all threads (GFLOP/s); null for the TypeScript backend. */
-  readonly fmaPeakGflops: number | null;
+  readonly fma_peak_gflops: number | null;
   /** bf16 dot-product (vdpbf16ps) peak; 0 without the instruction, null for the TypeScript backend. */
-  readonly bf16DotPeakGflops: number | null;
+  readonly bf16_dot_peak_gflops: number | null;
   readonly matmul: MatmulMeasurement[];
-  readonly decodeSweep: DecodeSweep[];
+  readonly decode_sweep: DecodeSweep[];
 }
 
 const HIDDEN = 1024;
@@ -103,7 +103,7 @@ function measureShape(backend: Backend, shape: MatmulShape, dtype: 'f32' | 'bf16
   // The largest shape (lm_head at M=1024, half a TFLOP) is timed over fewer calls.
   const flops = 2 * m * k * n;
   const seconds = timeCall(() => backend.linear(x, m, weight, bias), flops > 1e11 ? 0 : minSeconds);
-  return { ...shape, dtype, gflops: flops / seconds / 1e9, ms: seconds * 1000, weightGBps: weightBytes(weight) / seconds / 1e9 };
+  return { ...shape, dtype, gflops: flops / seconds / 1e9, ms: seconds * 1000, weight_gbps: weightBytes(weight) / seconds / 1e9 };
 }
 
 /** One decoding step's linears over `layers` layers of BLOOM-560m (M=1): streaming bandwidth. */
@@ -118,7 +118,7 @@ function measureDecodeSweep(backend: Backend, dtype: 'f32' | 'bf16', layers: num
     for (const w of weights) backend.linear(inputs.get(w.inFeatures)!, 1, w, null);
   }, minSeconds);
   const bytes = weights.reduce((sum, w) => sum + weightBytes(w), 0);
-  return { dtype, layers, weightMB: bytes / 1e6, ms: seconds * 1000, weightGBps: bytes / seconds / 1e9 };
+  return { dtype, layers, weight_mb: bytes / 1e6, ms: seconds * 1000, weight_gbps: bytes / seconds / 1e9 };
 }
 
 export interface MatmulOptions {
@@ -158,10 +158,10 @@ export function measureMatmulGflops(options: MatmulOptions = {}): MatmulReport {
   return {
     backend: backend.name,
     threads: isNative ? backend.threads() : null,
-    fmaPeakGflops: fmaPeak,
-    bf16DotPeakGflops: bf16DotPeak,
+    fma_peak_gflops: fmaPeak,
+    bf16_dot_peak_gflops: bf16DotPeak,
     matmul,
-    decodeSweep,
+    decode_sweep: decodeSweep,
   };
 }
 
@@ -172,14 +172,14 @@ export function fmaPeakGflops(backend: Backend = defaultBackend(), seconds = 0.5
 
 export function formatMatmulReport(report: MatmulReport): string {
   const lines = [
-    `backend ${report.backend}, ${report.threads ?? 1} thread(s); fp32 FMA peak ${report.fmaPeakGflops?.toFixed(0) ?? 'n/a'} GFLOP/s, bf16 dot peak ${report.bf16DotPeakGflops?.toFixed(0) ?? 'n/a'} GFLOP/s`,
+    `backend ${report.backend}, ${report.threads ?? 1} thread(s); fp32 FMA peak ${report.fma_peak_gflops?.toFixed(0) ?? 'n/a'} GFLOP/s, bf16 dot peak ${report.bf16_dot_peak_gflops?.toFixed(0) ?? 'n/a'} GFLOP/s`,
     `${'dtype'.padEnd(5)} ${'M'.padStart(5)} ${'K'.padStart(5)} ${'N'.padStart(7)} ${'GFLOP/s'.padStart(8)} ${'ms'.padStart(9)} ${'weight GB/s'.padStart(11)}  role`,
     ...report.matmul.map(
       (r) =>
-        `${r.dtype.padEnd(5)} ${String(r.m).padStart(5)} ${String(r.k).padStart(5)} ${String(r.n).padStart(7)} ${r.gflops.toFixed(1).padStart(8)} ${r.ms.toFixed(3).padStart(9)} ${r.weightGBps.toFixed(1).padStart(11)}  ${r.role}`,
+        `${r.dtype.padEnd(5)} ${String(r.m).padStart(5)} ${String(r.k).padStart(5)} ${String(r.n).padStart(7)} ${r.gflops.toFixed(1).padStart(8)} ${r.ms.toFixed(3).padStart(9)} ${r.weight_gbps.toFixed(1).padStart(11)}  ${r.role}`,
     ),
-    ...report.decodeSweep.map(
-      (s) => `decode sweep ${s.dtype}: ${s.layers} layers, ${s.weightMB.toFixed(0)} MB of weights in ${s.ms.toFixed(1)} ms = ${s.weightGBps.toFixed(1)} GB/s`,
+    ...report.decode_sweep.map(
+      (s) => `decode sweep ${s.dtype}: ${s.layers} layers, ${s.weight_mb.toFixed(0)} MB of weights in ${s.ms.toFixed(1)} ms = ${s.weight_gbps.toFixed(1)} GB/s`,
     ),
   ];
   return lines.join('\n');

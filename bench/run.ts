@@ -167,10 +167,10 @@ if (runMmlu) {
     const items = num(ours.mmlu_items);
     const agreement = compareAnswers(ours, theirs);
     mmlu[mode] = { tuneloop: ours, pytorch: theirs, ...agreement };
-    log(`mmlu ${mode}: tuneloop ${num(ours.mmlu_items_per_s).toFixed(3)} items/s, PyTorch ${peerValue(theirs, 'items_per_s').toFixed(3)} items/s; answers agree ${agreement.answersAgree}/${items}, max |Δ log-likelihood| ${agreement.maxLoglikelihoodDiff}`);
+    log(`mmlu ${mode}: tuneloop ${num(ours.mmlu_items_per_s).toFixed(3)} items/s, PyTorch ${peerValue(theirs, 'items_per_s').toFixed(3)} items/s; answers agree ${agreement.answers_agree}/${items}, max |Δ log-likelihood| ${agreement.max_loglikelihood_diff}`);
     rows.push(
       { metric: `MMLU 5-shot, ${items} items, ${mode} (items/s)`, tuneloop: num(ours.mmlu_items_per_s), pytorch: peerValue(theirs, 'items_per_s'), target: 'ratio >= 3' },
-      { metric: `MMLU answers equal to the other's, ${mode} (of ${items})`, tuneloop: agreement.answersAgree, pytorch: items, target: 'ratio = 1' },
+      { metric: `MMLU answers equal to the other's, ${mode} (of ${items})`, tuneloop: agreement.answers_agree, pytorch: items, target: 'ratio = 1' },
       { metric: `peak RSS MMLU scoring, ${mode} (MB)`, tuneloop: num(ours.peak_rss_mb), pytorch: peerValue(theirs, 'peak_rss_mb'), target: '-' },
     );
   }
@@ -226,15 +226,15 @@ if (runBusy) {
 }
 
 /** How many items both chose the same answer for, and the largest log-likelihood difference. */
-function compareAnswers(ours: Record<string, unknown>, theirs: Record<string, unknown> | undefined): { answersAgree: number; maxLoglikelihoodDiff: number } {
-  if (!theirs) return { answersAgree: NaN, maxLoglikelihoodDiff: NaN };
+function compareAnswers(ours: Record<string, unknown>, theirs: Record<string, unknown> | undefined): { answers_agree: number; max_loglikelihood_diff: number } {
+  if (!theirs) return { answers_agree: NaN, max_loglikelihood_diff: NaN };
   const ourAnswers = ours.mmlu_answers as number[];
   const theirAnswers = theirs.answers as number[];
   const ourLls = (ours.mmlu_loglikelihoods as number[][]).flat();
   const theirLls = (theirs.loglikelihoods as number[][]).flat();
   return {
-    answersAgree: ourAnswers.filter((a, i) => a === theirAnswers[i]).length,
-    maxLoglikelihoodDiff: Math.max(...ourLls.map((v, i) => Math.abs(v - theirLls[i]))),
+    answers_agree: ourAnswers.filter((a, i) => a === theirAnswers[i]).length,
+    max_loglikelihood_diff: Math.max(...ourLls.map((v, i) => Math.abs(v - theirLls[i]))),
   };
 }
 
