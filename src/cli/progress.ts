@@ -5,6 +5,7 @@
 export class ProgressBar {
   private readonly started = performance.now();
   private lastDraw = 0;
+  private finished = false;
 
   constructor(
     private readonly label: string,
@@ -14,7 +15,7 @@ export class ProgressBar {
 
   /** Redraws the bar; `status` (loss, speed) follows it. */
   update(done: number, status = ''): void {
-    if (!this.stream.isTTY) return;
+    if (!this.stream.isTTY || this.finished) return;
     const now = performance.now();
     if (done < this.total && now - this.lastDraw < 100) return;
     this.lastDraw = now;
@@ -25,7 +26,13 @@ export class ProgressBar {
     this.stream.write(`\r\x1b[K${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total} ${elapsed.toFixed(1)}s${eta}${status ? `  ${status}` : ''}`);
   }
 
+  /**
+   * Prints the closing line once: callers finish when done reaches the total, and a runner may report
+   * the total twice (after the last batch and again after caching it).
+   */
   finish(summary = ''): void {
+    if (this.finished) return;
+    this.finished = true;
     const seconds = ((performance.now() - this.started) / 1000).toFixed(2);
     if (this.stream.isTTY) this.stream.write('\r\x1b[K');
     this.stream.write(`${this.label}: ${this.total}/${this.total} in ${seconds}s${summary ? ` (${summary})` : ''}\n`);
