@@ -21,6 +21,7 @@ import { AdamW } from '../../src/train/optimizer.js';
 import { trainableParameters } from '../../src/train/trainable-parameters.js';
 import { backendCases } from '../helpers/backends.js';
 import { repoRoot } from '../helpers/paths.js';
+import { relativeDiff } from '../helpers/numeric.js';
 import { loadReference, maxAbsDiff } from '../helpers/reference.js';
 
 const TOLERANCE = 1e-4;
@@ -48,18 +49,6 @@ function loadDoraReference(which: 'a' | 'b'): DoraReference {
       return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
     },
   };
-}
-
-/** Largest difference relative to the expected tensor's largest magnitude. */
-function relativeDiff(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < actual.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
 }
 
 function readTensors(file: string): Map<string, Tensor> {

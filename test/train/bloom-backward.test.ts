@@ -12,7 +12,7 @@ import { SelectiveTuning } from '../../src/peft/selective/model.js';
 import { type TrainingBatch, forwardBackward } from '../../src/train/bloom-backward.js';
 import { loadReference } from '../helpers/reference.js';
 import { backendCases } from '../helpers/backends.js';
-import { assertClose } from '../helpers/numeric.js';
+import { assertClose, relativeDiff } from '../helpers/numeric.js';
 
 /** Every bias and LayerNorm parameter, and `weights` (checkpoint names of block linear weights). */
 function allBiasesAndLayerNorms(model: BloomModel, weights: readonly string[] = []): SelectiveTuning {
@@ -21,18 +21,6 @@ function allBiasesAndLayerNorms(model: BloomModel, weights: readonly string[] = 
 }
 
 const cases = await backendCases();
-
-/** Largest difference relative to the reference tensor's largest magnitude. */
-function relativeDiff(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < actual.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}
 
 function expectGradients(actual: Map<string, Float32Array>, file: string): void {
   const expected = SafetensorsFile.open(file);
