@@ -1,53 +1,29 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { TypeScriptBackend } from '../../src/engine/backends/typescript.js';
 import { InvalidInputError } from '../../src/errors.js';
-import { SafetensorsFile } from '../../src/formats/safetensors.js';
 import { SeededRandom } from '../../src/inference/sampling.js';
 import { BloomModel } from '../../src/models/bloom/model.js';
 import { createLoraAdapter } from '../../src/peft/lora/model.js';
 import { learningRate } from '../../src/train/schedule.js';
 import { type TrainerOptions, epochOrder, rewindLog, train } from '../../src/train/trainer.js';
-import { repoRoot } from '../helpers/paths.js';
 import { loadReference } from '../helpers/reference.js';
-import { patternBatches } from '../helpers/train-child.js';
+import { killTrainChildAfterStep5, patternBatches, runTrainChild, trainChildFinalTensors } from '../helpers/train-child.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'tuneloop-trainer-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
-const child = join(repoRoot, 'dist', 'test', 'helpers', 'train-child.js');
 
-function finalWeights(dir: string): Map<string, Float32Array> {
-  const file = SafetensorsFile.open(join(dir, 'final.safetensors'));
-  const out = new Map([...file.entries.keys()].map((name) => [name, file.read(name).data as Float32Array]));
-  file.close();
-  return out;
-}
-
-test('a run killed with SIGKILL resumes to the same final weights as an uninterrupted run', async () => {
+test('a run killed with SIGKILL resumes to the same final weights as an uninterrupted run', () => {
   const straight = join(scratch, 'straight');
-  const run = spawnSync(process.execPath, [child, straight], { encoding: 'utf8' });
-  assert.equal(run.status, 0, run.stderr);
-  assert.match(run.stdout, /step 10 /);
+  assert.match(runTrainChild(straight, 'lora'), /step 10 /);
 
   const killed = join(scratch, 'killed');
-  await new Promise<void>((resolve) => {
-    const proc = spawn(process.execPath, [child, killed]);
-    let output = '';
-    proc.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      // Step 5 follows the step-4 checkpoint: the kill lands mid-run with work since the checkpoint.
-      if (output.includes('step 5 ')) proc.kill('SIGKILL');
-    });
-    proc.on('exit', () => resolve());
-  });
+  killTrainChildAfterStep5(killed, 'lora');
   assert.ok(!existsSync(join(killed, 'final.safetensors')), 'the first run was killed before finishing');
-  const resumed = spawnSync(process.execPath, [child, killed], { encoding: 'utf8' });
-  assert.equal(resumed.status, 0, resumed.stderr);
-  assert.doesNotMatch(resumed.stdout, /step [1-4] /, 'the resumed run starts after its checkpoint');
+  assert.doesNotMatch(runTrainChild(killed, 'lora'), /step [1-4] /, 'the resumed run starts after its checkpoint');
   const log = readFileSync(join(killed, 'train_log.jsonl'), 'utf8');
   assert.match(log, /"event":"resume","step":4/);
   // Steps 5.. that the killed run logged after its step-4 checkpoint were cut from the log on resume.
@@ -55,8 +31,8 @@ test('a run killed with SIGKILL resumes to the same final weights as an uninterr
   assert.deepEqual(records.filter((r) => r.event === 'step').map((r) => r.step), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   assert.deepEqual(records.filter((r) => r.event === 'end').map((r) => r.step), [10]);
 
-  const a = finalWeights(straight);
-  const b = finalWeights(killed);
+  const a = trainChildFinalTensors(straight);
+  const b = trainChildFinalTensors(killed);
   assert.deepEqual([...a.keys()], [...b.keys()]);
   for (const [name, values] of a) assert.deepEqual(b.get(name), values, name);
 });
