@@ -11,12 +11,12 @@ test/fixtures/align/reward/ref_<a|b>.json with:
 - padded: the chosen and rejected batches right-padded with pad_token_id, and HF's rewards for them
   (HF 4.35.2 reads position (count of non-pad ids) - 1, which is the last real token only for right padding),
 - losses: trl 0.7.11 RewardTrainer.compute_loss on those batches, without and with a per-pair margin; the
-  centring term (center_rewards_coefficient * mean((r_chosen + r_rejected)^2), added to RewardTrainer in later trl
-  releases) is added here in torch to the margin loss,
+  centring term (center_rewards_coefficient * mean((r_chosen + r_rejected)^2), which RewardTrainer gained in
+  trl 0.11 with this formula) is added here in torch to the margin loss,
 - grads per loss: d loss / d score.weight, and d loss / d the final hidden states (ln_f's output, the input of
   `score`) for the chosen and rejected batches, [batch, seq, hidden] row-major.
 trl 0.7.11's collator stores the margin as [batch] while the rewards are [batch, 1], so the subtraction broadcasts
-to [batch, batch]; the per-pair margin it means is passed here as [batch, 1].
+to [batch, batch] (still so in trl 0.13); the per-pair margin its docs describe is passed here as [batch, 1].
 """
 import json
 import os

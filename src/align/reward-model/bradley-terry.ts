@@ -3,8 +3,10 @@ import { InvalidInputError } from '../../errors.js';
 /**
  * The pairwise (Bradley-Terry) reward-model loss, as trl's RewardTrainer.compute_loss:
  *   loss = -mean(logsigmoid(r_chosen - r_rejected - margin)) + c * mean((r_chosen + r_rejected)^2)
- * where margin is optional and per pair, and c is `center_rewards_coefficient` (later trl releases), which keeps
- * rewards centred on zero since the pairwise term sees only differences.
+ * where margin is optional and per pair, and c is `center_rewards_coefficient` (RewardTrainer's since trl 0.11),
+ * which keeps rewards centred on zero since the pairwise term sees only differences. trl's collator stores the
+ * margin as [batch] against [batch, 1] rewards, so its subtraction broadcasts to [batch, batch]; tuneloop applies
+ * margin i to pair i, as trl's docs describe (the reference passes trl a [batch, 1] margin to match).
  */
 export interface BradleyTerryOptions {
   /** One margin per pair: how much the chosen reward must exceed the rejected one. */
