@@ -1,6 +1,7 @@
 /**
  * DPO/cDPO/IPO losses, rewards, logged metrics and gradients against trl v0.7.11's own `dpo_loss` and
- * `get_batch_logps` (scripts/reference/dpo_reference.py, run in float64 with torch autograd gradients).
+ * `get_batch_logps` (scripts/reference/dpo_reference.py on random logits, dpo_reference_ckpt_a.py on the fixture
+ * checkpoint's LoRA and base logits; both run trl in float64 with torch autograd gradients).
  * Both sides compute in float64 from the same float32-representable logits, so values agree to 1e-6
  * (absolute plus relative: |diff| <= 1e-6 · (|expected| + rms)); gradients to 1e-4 of the tensor's largest
  * magnitude (the logits gradient is returned as float32 for the backward pass).
@@ -14,6 +15,7 @@ import { sequenceLogProbs, sequenceLogProbsBackward } from '../../src/align/dpo/
 import { InvalidInputError } from '../../src/errors.js';
 import { assertClose, relativeDiff } from '../helpers/numeric.js';
 import { repoRoot } from '../helpers/paths.js';
+import { loadReference } from '../helpers/reference.js';
 
 interface ReferenceCase {
   loss_type: DpoLossType;
@@ -48,6 +50,8 @@ const reference = JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'al
 
 const VALUE_TOLERANCE = 1e-6;
 const GRADIENT_TOLERANCE = 1e-4;
+// trl takes rewards/accuracies as a float32 mean (1/3 -> 0.3333333433) and a margin can be a rounding-level 1e-17.
+const METRIC_ABSOLUTE_TOLERANCE = 1e-8;
 const shape = { rows: reference.pairs, seqLen: reference.seq_len, vocab: reference.vocab };
 
 function batch(which: LogpsKey) {
@@ -106,7 +110,7 @@ describe('DPO losses (trl dpo_loss)', () => {
       assertClose(result.rejectedRewards, testCase.rejected_rewards, VALUE_TOLERANCE, 'rejected_rewards');
       assert.deepEqual(Object.keys(result.metrics).sort(), Object.keys(testCase.metrics).sort());
       for (const [key, expected] of Object.entries(testCase.metrics)) {
-        assertClose([result.metrics[key as keyof typeof result.metrics]], [expected], VALUE_TOLERANCE, key);
+        assertClose([result.metrics[key as keyof typeof result.metrics]], [expected], VALUE_TOLERANCE, key, METRIC_ABSOLUTE_TOLERANCE);
       }
       assert.ok(relativeDiff(result.gradPolicyChosen, testCase.grad_policy_chosen_logps) <= GRADIENT_TOLERANCE, 'd loss / d policy chosen logps');
       assert.ok(relativeDiff(result.gradPolicyRejected, testCase.grad_policy_rejected_logps) <= GRADIENT_TOLERANCE, 'd loss / d policy rejected logps');
@@ -134,6 +138,73 @@ describe('DPO losses (trl dpo_loss)', () => {
       assert.ok(rejectedDiff <= GRADIENT_TOLERANCE, `d loss / d rejected logits: relative diff ${rejectedDiff}`);
     });
   }
+});
+
+describe('DPO on the fixture checkpoint ckpt_a (LoRA policy, base reference)', () => {
+  const dir = join(repoRoot, 'test', 'fixtures', 'align', 'dpo');
+  const ckpt = JSON.parse(readFileSync(join(dir, 'ckpt_a_reference.json'), 'utf8')) as {
+    rejected_order: number[];
+    chosen_labels: number[];
+    rejected_labels: number[];
+    cases: (ReferenceCase & Record<`${LogpsKey}_logps`, number[]>)[];
+  };
+  const ref = loadReference('a');
+  const [pairs, seqLen, vocab] = ref.shape('lora_logits');
+  const rowSize = seqLen * vocab;
+  const reorder = (logits: Float32Array) => {
+    const out = new Float32Array(logits.length);
+    ckpt.rejected_order.forEach((source, row) => out.set(logits.subarray(source * rowSize, (source + 1) * rowSize), row * rowSize));
+    return out;
+  };
+  const policy = ref.f32('lora_logits');
+  const base = ref.f32('logits');
+  const shapeA = { rows: pairs, seqLen, vocab };
+  const batches = {
+    policy_chosen: { ...shapeA, logits: policy, labels: ckpt.chosen_labels },
+    policy_rejected: { ...shapeA, logits: reorder(policy), labels: ckpt.rejected_labels },
+    reference_chosen: { ...shapeA, logits: base, labels: ckpt.chosen_labels },
+    reference_rejected: { ...shapeA, logits: reorder(base), labels: ckpt.rejected_labels },
+  };
+  const gradBytes = readFileSync(join(dir, 'ckpt_a_grad_logits.bin'));
+  const expectedGradLogits = new Float32Array(gradBytes.buffer.slice(gradBytes.byteOffset, gradBytes.byteOffset + gradBytes.byteLength));
+
+  ckpt.cases.forEach((testCase, index) => {
+    const average = testCase.average_log_prob;
+    it(`${testCase.loss_type} beta=${testCase.beta} label_smoothing=${testCase.label_smoothing} ${average ? 'average' : 'sum'}: log-probs, loss, rewards, metrics and gradients match trl`, () => {
+      for (const which of ['policy_chosen', 'policy_rejected', 'reference_chosen', 'reference_rejected'] as const) {
+        assertClose(sequenceLogProbs(batches[which], { average }), testCase[`${which}_logps`], VALUE_TOLERANCE, `${which} logps`);
+      }
+      const result = dpoLossFromLogits(
+        {
+          chosenLogits: batches.policy_chosen.logits,
+          rejectedLogits: batches.policy_rejected.logits,
+          chosenLabels: ckpt.chosen_labels,
+          rejectedLabels: ckpt.rejected_labels,
+          pairs,
+          seqLen,
+          vocab,
+          referenceChosen: sequenceLogProbs(batches.reference_chosen, { average }),
+          referenceRejected: sequenceLogProbs(batches.reference_rejected, { average }),
+        },
+        { lossType: testCase.loss_type, beta: testCase.beta, labelSmoothing: testCase.label_smoothing, average },
+      );
+      assertClose(result.losses, testCase.losses, VALUE_TOLERANCE, 'losses');
+      assertClose(result.chosenRewards, testCase.chosen_rewards, VALUE_TOLERANCE, 'chosen_rewards');
+      assertClose(result.rejectedRewards, testCase.rejected_rewards, VALUE_TOLERANCE, 'rejected_rewards');
+      for (const [key, expected] of Object.entries(testCase.metrics)) {
+        assertClose([result.metrics[key as keyof typeof result.metrics]], [expected], VALUE_TOLERANCE, key, METRIC_ABSOLUTE_TOLERANCE);
+      }
+      assert.ok(relativeDiff(result.gradPolicyChosen, testCase.grad_policy_chosen_logps) <= GRADIENT_TOLERANCE, 'd loss / d policy chosen logps');
+      assert.ok(relativeDiff(result.gradPolicyRejected, testCase.grad_policy_rejected_logps) <= GRADIENT_TOLERANCE, 'd loss / d policy rejected logps');
+      if (index === 0) {
+        const half = pairs * rowSize;
+        const chosenDiff = relativeDiff(result.gradChosenLogits, expectedGradLogits.subarray(0, half));
+        const rejectedDiff = relativeDiff(result.gradRejectedLogits, expectedGradLogits.subarray(half));
+        assert.ok(chosenDiff <= GRADIENT_TOLERANCE, `d loss / d chosen logits: relative diff ${chosenDiff}`);
+        assert.ok(rejectedDiff <= GRADIENT_TOLERANCE, `d loss / d rejected logits: relative diff ${rejectedDiff}`);
+      }
+    });
+  });
 });
 
 describe('DPO bad input', () => {
