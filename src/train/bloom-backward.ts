@@ -14,13 +14,54 @@ import { asTrainingBackend, type TrainingBackend } from '../engine/training-back
 /** Ignored label, as PyTorch's cross-entropy ignore_index. */
 export const IGNORE_INDEX = -100;
 
-/** One batch for a training step: ids and labels `[batch, seq]`, mask 1 for real tokens. */
-export interface TrainingBatch {
+/** The model's input for one step: ids `[batch, seq]`, mask 1 for real tokens. */
+export interface ModelInputs {
   readonly ids: Int32Array;
   readonly mask: Uint8Array;
+  readonly batch: number;
+}
+
+/** One batch for a language-model training step: ids and labels `[batch, seq]`, mask 1 for real tokens. */
+export interface TrainingBatch extends ModelInputs {
   /** Hugging Face labels: the token to predict at each position (shifted inside), -100 where ignored. */
   readonly labels: Int32Array;
+}
+
+/**
+ * What a loss computed outside the model sees: the final hidden states (ln_f's output, `width` = hidden
+ * size) or the logits (`width` = vocabulary size), `[batch, seqLen, width]`. With prompt tuning each
+ * row starts with `virtualTokens` soft-prompt positions, which `mask` marks as real.
+ */
+export interface LossInput {
+  readonly values: Float32Array;
   readonly batch: number;
+  readonly seqLen: number;
+  readonly width: number;
+  /** `[batch, seqLen]`, 1 for real positions (soft prompt included). */
+  readonly mask: Uint8Array;
+  readonly virtualTokens: number;
+}
+
+/** A scalar loss and its gradient with respect to `LossInput.values` (same shape). */
+export interface LossWithGradient {
+  readonly loss: number;
+  readonly gradient: Float32Array;
+}
+
+/**
+ * A loss on the model's output other than language-model cross-entropy (a reward head, DPO): the
+ * backward pass takes its gradient and carries it through the lm_head (for logits), ln_f and the blocks.
+ */
+export interface ExternalLoss {
+  /** `hidden`: ln_f's output, the input of a reward model's score head; `logits`: the lm_head's output. */
+  readonly on: 'hidden' | 'logits';
+  readonly lossAndGradient: (input: LossInput) => LossWithGradient;
+}
+
+export interface ExternalStepResult {
+  readonly loss: number;
+  /** Gradients by parameter name, named as in `StepResult.grads`. */
+  readonly grads: Map<string, Float32Array>;
 }
 
 /** What receives gradients. Everything else stays frozen. */
@@ -109,14 +150,133 @@ const LOGIT_ROWS_PER_CHUNK_CHECKPOINTED = 32;
  * The lm_head runs in chunks of rows, so the `[rows, vocab]` logits never exist whole.
  */
 export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainables: Trainables, options: ForwardBackwardOptions = {}): StepResult {
+  if (batch.labels.length !== batch.ids.length) throw new InvalidInputError('batch', 'ids, mask and labels must all be [batch, seq]');
+  let counted = 0;
+  const { loss, grads } = runModel(model, batch, trainables, options, (head) => {
+    const result = crossEntropyHead(head, batch);
+    counted = result.counted;
+    return result;
+  });
+  return { loss, counted, grads };
+}
+
+/**
+ * Loss and gradients for a loss the caller computes on the final hidden states or the logits
+ * (`loss.on`): the same forward and backward as `forwardBackward`, dropout, checkpointing and every
+ * kind of trainable included, with `loss.lossAndGradient` in place of the cross-entropy. On logits,
+ * the `[rows, vocab]` logits exist whole, since the caller's loss needs them at once.
+ */
+export function forwardBackwardWithLoss(
+  model: BloomModel,
+  inputs: ModelInputs,
+  trainables: Trainables,
+  loss: ExternalLoss,
+  options: ForwardBackwardOptions = {},
+): ExternalStepResult {
+  return runModel(model, inputs, trainables, options, (head) => externalHead(head, loss));
+}
+
+/** What a loss head gets from the forward pass, and how it reports trained lm_head gradients. */
+interface HeadContext {
+  readonly backend: TrainingBackend;
+  readonly model: BloomModel;
+  readonly weights: BloomWeights;
+  /** ln_f's output, `[rows, hidden]`. */
+  readonly final: Float32Array;
+  readonly batch: number;
+  readonly seq: number;
+  readonly virtual: number;
+  readonly mask: Uint8Array;
+  readonly wantGradients: boolean;
+  readonly checkpointing: boolean;
+  readonly trainedAs: (name: string) => string | undefined;
+  readonly accumulate: (name: string, grad: Float32Array) => void;
+}
+
+/** A loss head's result: the loss and, when gradients are wanted, d loss / d ln_f's output. */
+interface HeadResult {
+  readonly loss: number;
+  readonly dFinal?: Float32Array;
+}
+
+/** The language-model loss: mean cross-entropy on shifted labels, through the tied lm_head chunk by chunk. */
+function crossEntropyHead(head: HeadContext, batch: TrainingBatch): HeadResult & { counted: number } {
+  const { backend, model, weights, final, seq, virtual, wantGradients, checkpointing } = head;
+  const { config } = model;
+  const h = config.hiddenSize;
+  const rows = head.batch * seq;
+  const tokenLen = batch.ids.length / batch.batch;
+  // Soft-prompt positions get ignored labels; position p predicts label p + 1 (Hugging Face shifts
+  // inside the model), and the last position predicts nothing.
+  const targets = new Int32Array(rows).fill(IGNORE_INDEX);
+  for (let b = 0; b < batch.batch; b++) {
+    for (let t = 0; t < tokenLen; t++) {
+      const p = virtual + t - 1;
+      if (p >= 0) targets[b * seq + p] = batch.labels[b * tokenLen + t];
+    }
+  }
+  let counted = 0;
+  for (let i = 0; i < rows; i++) if (targets[i] !== IGNORE_INDEX) counted++;
+  if (counted === 0) throw new InvalidInputError('labels', 'every label is -100: the batch has nothing to learn from');
+  let lossSum = 0;
+  const dFinal = new Float32Array(wantGradients ? rows * h : 0);
+  const chunkRows = checkpointing ? LOGIT_ROWS_PER_CHUNK_CHECKPOINTED : LOGIT_ROWS_PER_CHUNK;
+  for (let start = 0; start < rows; start += chunkRows) {
+    const n = Math.min(chunkRows, rows - start);
+    const chunkTargets = targets.subarray(start, start + n);
+    if (chunkTargets.every((t) => t === IGNORE_INDEX)) continue;
+    const finalChunk = final.subarray(start * h, (start + n) * h);
+    const logits = backend.linear(finalChunk, n, weights.lmHead, null);
+    const { lossSum: chunkLoss, dLogits } = backend.crossEntropy(logits, config.vocabSize, chunkTargets, 1 / counted, { overwriteLogits: true });
+    lossSum += chunkLoss;
+    if (!wantGradients) continue;
+    dFinal.set(backend.linearBackwardInput(dLogits, n, weights.lmHead), start * h);
+    const lmHeadName = head.trainedAs('lm_head.weight');
+    if (lmHeadName) head.accumulate(lmHeadName, backend.matmul(dLogits, finalChunk, config.vocabSize, n, h, { transposeA: true }));
+  }
+  return { loss: lossSum / counted, counted, dFinal: wantGradients ? dFinal : undefined };
+}
+
+/** A caller's loss on ln_f's output or on the logits; its gradient on logits goes back through the lm_head. */
+function externalHead(head: HeadContext, external: ExternalLoss): HeadResult {
+  const { backend, model, weights, final, seq, wantGradients } = head;
+  const h = model.config.hiddenSize;
+  const vocab = model.config.vocabSize;
+  const rows = head.batch * seq;
+  const onLogits = external.on === 'logits';
+  const values = onLogits ? backend.linear(final, rows, weights.lmHead, null) : final;
+  const width = onLogits ? vocab : h;
+  const { loss, gradient } = external.lossAndGradient({ values, batch: head.batch, seqLen: seq, width, mask: head.mask, virtualTokens: head.virtual });
+  if (!Number.isFinite(loss)) throw new InvalidInputError('loss', `the external loss on the ${external.on} is ${loss}`);
+  if (!wantGradients) return { loss };
+  if (gradient.length !== rows * width) {
+    throw new InvalidInputError('gradient', `has ${gradient.length} values, expected the ${external.on} shape ${head.batch} x ${seq} x ${width}`);
+  }
+  if (!onLogits) return { loss, dFinal: gradient };
+  const lmHeadName = head.trainedAs('lm_head.weight');
+  if (lmHeadName) head.accumulate(lmHeadName, backend.matmul(gradient, final, vocab, rows, h, { transposeA: true }));
+  return { loss, dFinal: backend.linearBackwardInput(gradient, rows, weights.lmHead) };
+}
+
+/**
+ * The forward pass, `head`'s loss on ln_f's output, then the backward pass from the gradient it returns
+ * down to every trained parameter.
+ */
+function runModel(
+  model: BloomModel,
+  batch: ModelInputs,
+  trainables: Trainables,
+  options: ForwardBackwardOptions,
+  head: (context: HeadContext) => HeadResult,
+): ExternalStepResult {
   const backend = asTrainingBackend(model.backend);
   const { config } = model;
   const h = config.hiddenSize;
   const eps = config.layerNormEpsilon;
   const virtual = trainables.prompt?.config.numVirtualTokens ?? 0;
   const tokenLen = batch.ids.length / batch.batch;
-  if (!Number.isInteger(tokenLen) || batch.labels.length !== batch.ids.length || batch.mask.length !== batch.ids.length) {
-    throw new InvalidInputError('batch', 'ids, mask and labels must all be [batch, seq]');
+  if (!Number.isInteger(tokenLen) || batch.mask.length !== batch.ids.length) {
+    throw new InvalidInputError('batch', 'ids and mask must both be [batch, seq]');
   }
   const seq = virtual + tokenLen;
   const rows = batch.batch * seq;
@@ -136,9 +296,8 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
   /** The name a trained tensor's gradient goes under: checkpoint name (selective) or peft's (modules_to_save). */
   const trainedAs = (name: string): string | undefined => (selective?.has(name) ? name : replacements.has(name) ? replacementTensorName(name) : undefined);
 
-  // Inputs: the soft prompt before each row, with mask ones and ignored labels for its positions.
+  // Inputs: the soft prompt before each row, with mask ones for its positions.
   const mask = new Uint8Array(rows);
-  const targets = new Int32Array(rows).fill(IGNORE_INDEX);
   const tokens = weights.wordEmbeddings === model.weights.wordEmbeddings ? model.embed(batch.ids) : embedChecked(model, weights, batch.ids);
   const inputEmbeddings = new Float32Array(rows * h);
   for (let b = 0; b < batch.batch; b++) {
@@ -146,11 +305,6 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
     mask.set(batch.mask.subarray(b * tokenLen, (b + 1) * tokenLen), b * seq + virtual);
     if (trainables.prompt) inputEmbeddings.set(trainables.prompt.promptEmbeddings, b * seq * h);
     inputEmbeddings.set(tokens.subarray(b * tokenLen * h, (b + 1) * tokenLen * h), (b * seq + virtual) * h);
-    // Position p predicts label p + 1 (Hugging Face shifts inside the model); the last predicts nothing.
-    for (let t = 0; t < tokenLen; t++) {
-      const p = virtual + t - 1;
-      if (p >= 0) targets[b * seq + p] = batch.labels[b * tokenLen + t];
-    }
   }
 
   // Forward, keeping what backward needs.
@@ -206,27 +360,8 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
   }
   const final = backend.layerNorm(hidden, weights.lnF.weight, weights.lnF.bias, eps);
 
-  // Loss, and its gradient back through the tied lm_head, chunk by chunk.
-  let counted = 0;
-  for (let i = 0; i < rows; i++) if (targets[i] !== IGNORE_INDEX) counted++;
-  if (counted === 0) throw new InvalidInputError('labels', 'every label is -100: the batch has nothing to learn from');
-  let lossSum = 0;
-  const dFinal = new Float32Array(wantGradients ? rows * h : 0);
-  const chunkRows = checkpointing ? LOGIT_ROWS_PER_CHUNK_CHECKPOINTED : LOGIT_ROWS_PER_CHUNK;
-  for (let start = 0; start < rows; start += chunkRows) {
-    const n = Math.min(chunkRows, rows - start);
-    const chunkTargets = targets.subarray(start, start + n);
-    if (chunkTargets.every((t) => t === IGNORE_INDEX)) continue;
-    const finalChunk = final.subarray(start * h, (start + n) * h);
-    const logits = backend.linear(finalChunk, n, weights.lmHead, null);
-    const { lossSum: chunkLoss, dLogits } = backend.crossEntropy(logits, config.vocabSize, chunkTargets, 1 / counted, { overwriteLogits: true });
-    lossSum += chunkLoss;
-    if (!wantGradients) continue;
-    dFinal.set(backend.linearBackwardInput(dLogits, n, weights.lmHead), start * h);
-    const lmHeadName = trainedAs('lm_head.weight');
-    if (lmHeadName) accumulate(lmHeadName, backend.matmul(dLogits, finalChunk, config.vocabSize, n, h, { transposeA: true }));
-  }
-  if (!wantGradients) return { loss: lossSum / counted, counted, grads };
+  const { loss, dFinal } = head({ backend, model, weights, final, batch: batch.batch, seq, virtual, mask, wantGradients, checkpointing, trainedAs, accumulate });
+  if (!dFinal) return { loss, grads };
 
   // Backward through the blocks.
   const layerNormBackward = (x: Float32Array, params: LayerNormParams, dy: Float32Array, name: string) => {
@@ -300,7 +435,7 @@ export function forwardBackward(model: BloomModel, batch: TrainingBatch, trainab
       accumulate(embeddingsName, dEmbeddings);
     }
   }
-  return { loss: lossSum / counted, counted, grads };
+  return { loss, grads };
 }
 
 /**
