@@ -88,6 +88,7 @@ describe('classifyAnswer', () => {
     [arithmetic, '12', 'wrong'],
     [arithmetic, '19 or 20', 'wrong'],
     [arithmetic, 'idk', 'abstained'],
+    [arithmetic, 'nineteen', 'wrong'],
   ];
   for (const [question, completion, expected] of table) {
     test(`${question.question} "${completion}" is ${expected}`, () => {
@@ -175,6 +176,13 @@ describe('TRL preference pairs', () => {
     const text = readFileSync(path, 'utf8');
     assert.deepEqual(Object.keys(JSON.parse(text.split('\n')[0])), ['prompt', 'chosen', 'rejected', 'source', 'margin']);
     assert.deepEqual(parsePreferencePairs(text, path), pairs);
+  });
+
+  test('a pair file that cannot be written is a DatasetError naming it, and leaves no staging file', () => {
+    const path = join(dir, 'missing-folder', 'pairs.jsonl');
+    const pair = { prompt: 'p', chosen: 'c', rejected: 'r', source: 's', margin: 1 };
+    assert.throws(() => writePreferencePairs(path, [pair]), (error: unknown) => DatasetError.isInstance(error) && error.file === path);
+    assert.ok(!readdirSync(dir).some((name) => name.includes('.tmp-')));
   });
 
   test('a pair file with a missing field or a non-numeric margin is a DatasetError naming line and field', () => {

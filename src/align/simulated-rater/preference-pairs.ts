@@ -5,7 +5,7 @@
  * Completions in the same class give no pair: the rater has no preference between them, and a pair made by the
  * tie-breaking coin would teach a model noise.
  */
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { DatasetError } from '../../errors.js';
 import type { Ranking } from './rater.js';
 
@@ -32,8 +32,14 @@ export function preferencePairs(ranking: Ranking): PreferencePair[] {
 /** Writes `pairs` as JSONL through a temporary file renamed into place, so a reader never sees half a file. */
 export function writePreferencePairs(path: string, pairs: readonly PreferencePair[]): void {
   const staging = `${path}.tmp-${process.pid}`;
-  writeFileSync(staging, pairs.map((pair) => JSON.stringify({ prompt: pair.prompt, chosen: pair.chosen, rejected: pair.rejected, source: pair.source, margin: pair.margin }) + '\n').join(''));
-  renameSync(staging, path);
+  const text = pairs.map((pair) => JSON.stringify({ prompt: pair.prompt, chosen: pair.chosen, rejected: pair.rejected, source: pair.source, margin: pair.margin }) + '\n').join('');
+  try {
+    writeFileSync(staging, text);
+    renameSync(staging, path);
+  } catch (cause) {
+    rmSync(staging, { force: true });
+    throw new DatasetError(path, 'cannot be written', {}, { cause });
+  }
 }
 
 const PAIR_FIELDS = ['prompt', 'chosen', 'rejected', 'source'] as const;
