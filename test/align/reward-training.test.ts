@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parseRewardPairs, readRewardPairs, rewardBatch, type RewardBatch } from '../../src/align/reward-model/preference-batch.js';
+import { rewardScores } from '../../src/align/reward-model/reward-head.js';
 import { readRewardAdapter, saveRewardAdapter } from '../../src/align/reward-model/reward-adapter.js';
 import { RewardModelTraining, SCORE_WEIGHT_NAME, rewardLossAndGradients, type RewardModelTrainables } from '../../src/align/reward-model/training-step.js';
 import { preferencePairs, writePreferencePairs } from '../../src/align/simulated-rater/preference-pairs.js';
@@ -13,6 +14,7 @@ import { AdapterError, DatasetError } from '../../src/errors.js';
 import { SeededRandom } from '../../src/inference/sampling.js';
 import { BloomModel } from '../../src/models/bloom/model.js';
 import { createLoraAdapter } from '../../src/peft/lora/model.js';
+import { forwardBackwardWithLoss } from '../../src/train/bloom-backward.js';
 import { backendCases } from '../helpers/backends.js';
 import { loadReference } from '../helpers/reference.js';
 import { repoRoot } from '../helpers/paths.js';
@@ -120,6 +122,39 @@ for (const { name: backendName, backend, skipReason } of cases) {
     const after = rewardLossAndGradients(model, batch, reloaded, { gradients: false });
     assert.deepEqual([...after.rewardsChosen], [...before.rewardsChosen]);
     assert.deepEqual([...after.rewardsRejected], [...before.rewardsRejected]);
+  });
+}
+
+/** test/fixtures/align/reward/peft_seq_cls_*, written by scripts/reference/reward_adapter_peft_reference.py. */
+interface PeftRewards {
+  readonly input_ids: number[][];
+  readonly attention_mask: number[][];
+  readonly rewards: number[];
+}
+
+for (const { name: backendName, backend, skipReason } of cases) {
+  test(`${backendName} backend, ckpt_a: an adapter saved by peft 0.7.1 for SEQ_CLS ("modules_to_save": null, head in the tensors) gives peft's rewards`, { skip: skipReason }, () => {
+    const model = BloomModel.load(checkpointDir, { backend: backend!, dtype: 'f32' });
+    const reference = JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'align', 'reward', 'peft_seq_cls_rewards.json'), 'utf8')) as PeftRewards;
+    const trainables = readRewardAdapter(join(repoRoot, 'test', 'fixtures', 'align', 'reward', 'peft_seq_cls_adapter'), model.config);
+    const seqLen = reference.input_ids[0].length;
+    const inputs = { ids: Int32Array.from(reference.input_ids.flat()), mask: Uint8Array.from(reference.attention_mask.flat()), batch: reference.input_ids.length };
+    // The LoRA model's final hidden states, read through the training forward pass (no gradients).
+    let rewards: Float32Array = new Float32Array(0);
+    forwardBackwardWithLoss(
+      model,
+      inputs,
+      { lora: trainables.lora },
+      {
+        on: 'hidden',
+        lossAndGradient: ({ values, batch, width, mask }) => {
+          rewards = rewardScores(values, mask, trainables.scoreWeight, { batch, seqLen, hiddenSize: width });
+          return { loss: 0, gradient: new Float32Array(values.length) };
+        },
+      },
+      { gradients: false },
+    );
+    reference.rewards.forEach((expected, row) => assert.ok(Math.abs(rewards[row] - expected) <= 1e-5 * Math.max(1, Math.abs(expected)), `row ${row}: ${rewards[row]} vs peft ${expected}`));
   });
 }
 
