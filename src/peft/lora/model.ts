@@ -85,6 +85,8 @@ export function readLoraAdapter(dir: string, modelConfig: BloomConfig, name = 'd
   const weightsPath = join(dir, ADAPTER_WEIGHTS_FILE);
   const loraTensors = new Map(files.tensors);
   const modulesToSave = takeReplacements(modelConfig, config.modulesToSave ?? [], loraTensors, dir, weightsPath);
+  // A SEQ_CLS adapter (a reward model) also holds its score head, which is not part of LoRA: readRewardAdapter reads it.
+  if (files.config.task_type === 'SEQ_CLS') loraTensors.delete('base_model.model.score.weight');
   const pairs = new Map<string, { a?: Tensor; b?: Tensor; magnitude?: Tensor; layer: number; module: BlockLinearName }>();
   for (const [tensorName, tensor] of loraTensors) {
     const match = TENSOR_NAME.exec(tensorName);
