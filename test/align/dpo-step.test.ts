@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  type PairTokenizer,
+  type TokenizedPair,
+  ReferenceLogProbs,
+  collatePreferencePairs,
+  dpoLossAndGradients,
+  dpoStep,
+  tokenizePreferencePair,
+  tokenizePreferencePairs,
+} from '../../src/align/dpo/dpo-step.js';
+import { sequenceLogProbs } from '../../src/align/dpo/sequence-logps.js';
+import { type PreferencePair, parsePreferencePairs } from '../../src/align/simulated-rater/preference-pairs.js';
+import { asTrainingBackend } from '../../src/engine/training-backend.js';
+import { DatasetError } from '../../src/errors.js';
+import { SeededRandom } from '../../src/inference/sampling.js';
+import { BloomModel } from '../../src/models/bloom/model.js';
+import { createLoraAdapter, type LoraAdapter } from '../../src/peft/lora/model.js';
+import { AdamW } from '../../src/train/optimizer.js';
+import { backendCases } from '../helpers/backends.js';
+import { loadReference } from '../helpers/reference.js';
+
+const cases = await backendCases();
+const ref = loadReference('a');
+const PAD = 3;
+
+/** One token per character (ids within ckpt_a's 512-word vocabulary), BLOOM's BOS 1 and EOS 2. */
+const characterTokenizer: PairTokenizer = {
+  encode: (text) => [...text].map((c) => 4 + (c.codePointAt(0)! % 500)),
+  bosTokenId: 1,
+  eosTokenId: 2,
+  padTokenId: PAD,
+};
+
+/** Pairs as the simulated rater writes them: correct over abstained over wrong. */
+const pairsText = [
+  { prompt: 'Q: In which year did the Berlin Wall fall?\nA:', chosen: ' 1989', rejected: ' 1975' },
+  { prompt: 'Q: What is the capital of Peru?\nA:', chosen: ' Lima', rejected: ' I am not sure.' },
+  { prompt: 'Q: What is 7 times 8?\nA:', chosen: ' 56', rejected: ' 54' },
+  { prompt: 'Q: Who wrote Hamlet?\nA:', chosen: ' I do not know.', rejected: ' Dickens' },
+]
+  .map((pair) => JSON.stringify({ ...pair, source: 'simulated_rater', margin: 1 }))
+  .join('\n');
+
+function randomLora(model: BloomModel): LoraAdapter {
+  const random = new SeededRandom(21);
+  const lora = createLoraAdapter(model.config, { r: 4, loraAlpha: 8, loraDropout: 0, targetModules: ['query_key_value', 'dense', 'dense_4h_to_h'], useRslora: false }, 'default', () => random.next());
+  for (const layer of lora.layers.values()) for (let i = 0; i < layer.b.length; i++) layer.b[i] = 0.05 * (random.next() - 0.5);
+  return lora;
+}
+
+function tokenizedPairs(): TokenizedPair[] {
+  const pairs = parsePreferencePairs(pairsText, 'pairs.jsonl');
+  return tokenizePreferencePairs(pairs, pairs.map((_, i) => i + 1), 'pairs.jsonl', characterTokenizer);
+}
+
+test('a pair becomes BOS + prompt + answer + EOS rows with labels -100 on BOS and the prompt; the batch pads chosen then rejected rows', () => {
+  const pair = tokenizePreferencePair({ prompt: 'ab', chosen: 'c', rejected: 'de', source: 's', margin: 1 }, characterTokenizer, { file: 'p.jsonl', line: 1 });
+  const [a, b, c, d, e] = characterTokenizer.encode('abcde');
+  assert.deepEqual([...pair.chosenIds], [1, a, b, c, 2]);
+  assert.deepEqual([...pair.chosenLabels], [-100, -100, -100, c, 2]);
+  assert.deepEqual([...pair.rejectedIds], [1, a, b, d, e, 2]);
+  assert.deepEqual([...pair.rejectedLabels], [-100, -100, -100, d, e, 2]);
+  const batch = collatePreferencePairs([pair], PAD);
+  assert.equal(batch.seqLen, 6);
+  assert.deepEqual([...batch.inputs.ids], [1, a, b, c, 2, PAD, 1, a, b, d, e, 2]);
+  assert.deepEqual([...batch.inputs.mask], [1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1]);
+  assert.deepEqual([...batch.labels], [-100, -100, -100, c, 2, -100, -100, -100, -100, d, e, 2]);
+});
+
+test('a prompt whose last token merges with the answer splits one token earlier, as trl build_tokenized_answer', () => {
+  // "xy" is one token when the two are adjacent, so "x" + "y..." encodes the prompt's x inside the merged token.
+  const merging: PairTokenizer = { ...characterTokenizer, encode: (text) => text.replace(/xy/g, 'Z').split('').map((ch) => ch.charCodeAt(0)) };
+  const pair = tokenizePreferencePair({ prompt: 'ax', chosen: 'yb', rejected: 'c', source: 's', margin: 1 }, merging, { file: 'p.jsonl', line: 1 });
+  assert.deepEqual([...pair.chosenIds], [1, 97, 90, 98, 2]);
+  assert.deepEqual([...pair.chosenLabels], [-100, -100, 90, 98, 2]);
+  assert.deepEqual([...pair.rejectedLabels], [-100, -100, -100, 99, 2]);
+});
+
+test('a row longer than max_length, or a tokenizer without BOS, is an error naming the file, line and field', () => {
+  const long: PreferencePair = { prompt: 'abc', chosen: 'd', rejected: 'defghij', source: 's', margin: 1 };
+  assert.throws(
+    () => tokenizePreferencePairs([long], [7], 'pairs.jsonl', characterTokenizer, { maxLength: 8 }),
+    (error: unknown) => DatasetError.isInstance(error) && error.line === 7 && error.field === 'rejected' && /pairs\.jsonl:7.*max_length 8/.test(error.message),
+  );
+  assert.throws(() => tokenizePreferencePair(long, { ...characterTokenizer, bosTokenId: undefined }, { file: 'p', line: 1 }), /tokenizer.*BOS/);
+});
+
+for (const { name: backendName, backend, skipReason } of cases) {
+  test(`${backendName} backend: reference log-probabilities with the adapter left out equal the bare base model's, and are computed once per pair`, { skip: skipReason }, () => {
+    const model = BloomModel.load(ref.checkpointDir, { backend: backend!, dtype: 'f32' });
+    const pairs = tokenizedPairs();
+    const reference = new ReferenceLogProbs(model);
+    const first = reference.get(pairs.slice(0, 2), [0, 1], PAD);
+    assert.equal(reference.size, 2);
+    const all = reference.get(pairs, [0, 1, 2, 3], PAD);
+    assert.equal(reference.size, 4);
+    assert.deepEqual([...all.chosen.slice(0, 2)], [...first.chosen], 'cached values are reused');
+
+    const bare = BloomModel.load(ref.checkpointDir, { backend: backend!, dtype: 'f32' });
+    const batch = collatePreferencePairs(pairs, PAD);
+    const { hidden } = bare.forward({ ids: batch.inputs.ids, batch: batch.inputs.batch, mask: batch.inputs.mask });
+    const logits = bare.logits(hidden, batch.inputs.batch * batch.seqLen);
+    const expected = sequenceLogProbs({ logits, labels: batch.labels, rows: batch.inputs.batch, seqLen: batch.seqLen, vocab: bare.config.vocabSize });
+    for (let i = 0; i < 4; i++) {
+      assert.ok(Math.abs(all.chosen[i] - expected[i]) < 1e-4, `chosen ${i}: ${all.chosen[i]} vs ${expected[i]}`);
+      assert.ok(Math.abs(all.rejected[i] - expected[4 + i]) < 1e-4, `rejected ${i}: ${all.rejected[i]} vs ${expected[4 + i]}`);
+    }
+    // The policy (adapter on) differs, so the reference really left the adapter out.
+    const policy = dpoLossAndGradients(model, randomLora(model), reference, pairs, [0, 1, 2, 3], { loss: { lossType: 'sigmoid', beta: 0.1 }, padTokenId: PAD });
+    assert.notEqual(policy.metrics['rewards/chosen'], 0);
+  });
+
+  test(`${backendName} backend: the DPO step's LoRA gradients agree with central finite differences of the DPO loss`, { skip: skipReason }, () => {
+    const model = BloomModel.load(ref.checkpointDir, { backend: backend!, dtype: 'f32' });
+    const lora = randomLora(model);
+    const pairs = tokenizedPairs().slice(0, 2);
+    const reference = new ReferenceLogProbs(model);
+    const options = { loss: { lossType: 'sigmoid' as const, beta: 0.5, labelSmoothing: 0.1 }, padTokenId: PAD };
+    const { grads, loss } = dpoLossAndGradients(model, lora, reference, pairs, [0, 1], options);
+    assert.ok(loss > 0);
+    const parameters = new Map([...lora.tensors()].map(([name, tensor]) => [name, tensor.data as Float32Array]));
+    const lossValue = () => dpoLossAndGradients(model, lora, reference, pairs, [0, 1], { ...options, forward: { gradients: false } }).loss;
+    const step = 1e-2;
+    for (const [name, index] of [
+      ['base_model.model.transformer.h.0.self_attention.query_key_value.lora_A.weight', 7],
+      ['base_model.model.transformer.h.0.self_attention.query_key_value.lora_B.weight', 30],
+      ['base_model.model.transformer.h.1.self_attention.dense.lora_A.weight', 12],
+      ['base_model.model.transformer.h.1.mlp.dense_4h_to_h.lora_B.weight', 50],
+    ] as const) {
+      const values = parameters.get(name)!;
+      const original = values[index];
+      values[index] = original + step;
+      const up = lossValue();
+      values[index] = original - step;
+      const down = lossValue();
+      values[index] = original;
+      const numeric = (up - down) / (2 * step);
+      const analytic = grads.get(name)![index];
+      assert.ok(Math.abs(numeric - analytic) < 2e-3 * Math.max(1e-2, Math.abs(analytic)) + 2e-5, `${name}[${index}]: ${analytic} vs ${numeric}`);
+    }
+  });
+}
+
+test('a short DPO loop on simulated-rater pairs lowers the loss and raises reward accuracy and margin on its training pairs', () => {
+  const backend = cases.find((c) => c.backend && !c.skipReason && c.name === 'native')?.backend ?? cases[0].backend!;
+  const model = BloomModel.load(ref.checkpointDir, { backend, dtype: 'f32' });
+  // A fresh adapter (B zero), as training starts: the policy equals the reference, so the first loss is log 2.
+  const random = new SeededRandom(5);
+  const lora = createLoraAdapter(model.config, { r: 4, loraAlpha: 8, loraDropout: 0, targetModules: ['query_key_value', 'dense', 'dense_4h_to_h'], useRslora: false }, 'default', () => random.next());
+  const pairs = tokenizedPairs();
+  const indices = [0, 1, 2, 3];
+  const reference = new ReferenceLogProbs(model);
+  const parameters = new Map([...lora.tensors()].map(([name, tensor]) => [name, tensor.data as Float32Array]));
+  const optimizer = new AdamW(asTrainingBackend(backend), parameters, { lr: 5e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  const options = { loss: { lossType: 'sigmoid' as const, beta: 0.1 }, padTokenId: PAD };
+  const first = dpoStep(model, lora, reference, optimizer, pairs, indices, options);
+  for (let step = 1; step < 15; step++) dpoStep(model, lora, reference, optimizer, pairs, indices, options);
+  const after = dpoLossAndGradients(model, lora, reference, pairs, indices, { ...options, forward: { gradients: false } });
+  console.log(`DPO loop (ckpt_a, 4 pairs, 15 steps, lr 5e-3, beta 0.1): loss ${first.loss.toFixed(4)} -> ${after.loss.toFixed(4)}, accuracies ${first.metrics['rewards/accuracies']} -> ${after.metrics['rewards/accuracies']}, margins ${first.metrics['rewards/margins'].toFixed(4)} -> ${after.metrics['rewards/margins'].toFixed(4)}`);
+  assert.ok(Math.abs(first.loss - Math.log(2)) < 1e-6, `first loss ${first.loss}`);
+  assert.ok(after.loss < first.loss - 0.05, `loss ${first.loss} -> ${after.loss}`);
+  assert.equal(after.metrics['rewards/accuracies'], 1);
+  assert.ok(after.metrics['rewards/margins'] > first.metrics['rewards/margins']);
+});
