@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   type PairTokenizer,
@@ -16,9 +18,11 @@ import { asTrainingBackend } from '../../src/engine/training-backend.js';
 import { DatasetError } from '../../src/errors.js';
 import { SeededRandom } from '../../src/inference/sampling.js';
 import { BloomModel } from '../../src/models/bloom/model.js';
-import { createLoraAdapter, type LoraAdapter } from '../../src/peft/lora/model.js';
+import { createLoraAdapter, readLoraAdapter, type LoraAdapter } from '../../src/peft/lora/model.js';
 import { AdamW } from '../../src/train/optimizer.js';
 import { backendCases } from '../helpers/backends.js';
+import { assertClose } from '../helpers/numeric.js';
+import { repoRoot } from '../helpers/paths.js';
 import { loadReference } from '../helpers/reference.js';
 
 const cases = await backendCases();
@@ -110,6 +114,30 @@ for (const { name: backendName, backend, skipReason } of cases) {
     // The policy (adapter on) differs, so the reference really left the adapter out.
     const policy = dpoLossAndGradients(model, randomLora(model), reference, pairs, [0, 1, 2, 3], { loss: { lossType: 'sigmoid', beta: 0.1 }, padTokenId: PAD });
     assert.notEqual(policy.metrics['rewards/chosen'], 0);
+  });
+
+  test(`${backendName} backend: rows, reference log-probabilities, loss, metrics and LoRA gradients match trl + peft on ckpt_a's fixture adapter`, { skip: skipReason }, () => {
+    // scripts/reference/dpo_step_reference.py: trl's tokenize_row, collator, concatenated_forward and dpo_loss, autograd.
+    const expected = JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'align', 'dpo', 'ckpt_a_dpo_step.json'), 'utf8')) as Record<string, number[] | number[][] | number | Record<string, number[]>>;
+    const pairs = tokenizedPairs();
+    const unpadded = (rows: number[][], pad: number) => rows.map((r) => { const end = r.length - [...r].reverse().findIndex((v) => v !== pad); return r.slice(0, end); });
+    assert.deepEqual(pairs.map((p) => [...p.chosenIds]), unpadded(expected.chosen_input_ids as number[][], PAD));
+    assert.deepEqual(pairs.map((p) => [...p.rejectedLabels]), unpadded(expected.rejected_labels as number[][], -100));
+    const model = BloomModel.load(ref.checkpointDir, { backend: backend!, dtype: 'f32' });
+    const lora = readLoraAdapter(join(ref.checkpointDir, '..', 'ref_a', 'lora_adapter'), model.config);
+    const reference = new ReferenceLogProbs(model);
+    const indices = [0, 1, 2, 3];
+    const result = dpoLossAndGradients(model, lora, reference, pairs, indices, { loss: { lossType: 'sigmoid', beta: 0.5, labelSmoothing: 0.1 }, padTokenId: PAD });
+    const referenceLogps = reference.get(pairs, indices, PAD);
+    assertClose(referenceLogps.chosen, expected.reference_chosen_logps as number[], 1e-4, 'reference chosen');
+    assertClose(referenceLogps.rejected, expected.reference_rejected_logps as number[], 1e-4, 'reference rejected');
+    assert.ok(Math.abs(result.loss - (expected.loss as number)) < 1e-5, `loss ${result.loss} vs ${expected.loss as number}`);
+    assert.ok(Math.abs(result.metrics['rewards/chosen'] - (expected.rewards_chosen as number)) < 1e-5);
+    assert.ok(Math.abs(result.metrics['rewards/rejected'] - (expected.rewards_rejected as number)) < 1e-5);
+    assert.equal(result.metrics['rewards/accuracies'], expected.rewards_accuracies);
+    const grads = expected.grads as Record<string, number[]>;
+    assert.deepEqual([...result.grads.keys()].sort(), Object.keys(grads).sort());
+    for (const [name, grad] of Object.entries(grads)) assertClose(result.grads.get(name)!, grad, 1e-4, name);
   });
 
   test(`${backendName} backend: the DPO step's LoRA gradients agree with central finite differences of the DPO loss`, { skip: skipReason }, () => {
