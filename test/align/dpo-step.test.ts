@@ -114,6 +114,14 @@ for (const { name: backendName, backend, skipReason } of cases) {
     // The policy (adapter on) differs, so the reference really left the adapter out.
     const policy = dpoLossAndGradients(model, randomLora(model), reference, pairs, [0, 1, 2, 3], { loss: { lossType: 'sigmoid', beta: 0.1 }, padTokenId: PAD });
     assert.notEqual(policy.metrics['rewards/chosen'], 0);
+    // IPO averages log-probabilities (trl's concatenated_forward), so a summed reference cache is refused.
+    assert.throws(() => dpoLossAndGradients(model, randomLora(model), reference, pairs, [0, 1, 2, 3], { loss: { lossType: 'ipo', beta: 0.1 }, padTokenId: PAD }), /average_log_prob.*true for the policy but false/);
+    const averaged = new ReferenceLogProbs(model, { average: true });
+    const ipo = dpoLossAndGradients(model, randomLora(model), averaged, pairs, [0, 1, 2, 3], { loss: { lossType: 'ipo', beta: 0.1 }, padTokenId: PAD });
+    assert.ok(Number.isFinite(ipo.loss) && ipo.loss > 0);
+    const chosenTokens = pairs.map((p) => p.chosenLabels.filter((l) => l !== -100).length);
+    const averagedLogps = averaged.get(pairs, [0, 1, 2, 3], PAD);
+    for (let i = 0; i < 4; i++) assert.ok(Math.abs(averagedLogps.chosen[i] - expected[i] / chosenTokens[i]) < 1e-5, `averaged chosen ${i}`);
   });
 
   test(`${backendName} backend: rows, reference log-probabilities, loss, metrics and LoRA gradients match trl + peft on ckpt_a's fixture adapter`, { skip: skipReason }, () => {

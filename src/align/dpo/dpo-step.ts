@@ -161,11 +161,15 @@ function rowLogProbs(model: BloomModel, batch: PreferenceBatch, lora: LoraAdapte
  */
 export class ReferenceLogProbs {
   private readonly cache = new Map<number, { chosen: number; rejected: number }>();
+  /** Whether the cached values are averaged over completion tokens; the policy's must be too. */
+  readonly average: boolean;
 
   constructor(
     private readonly model: BloomModel,
-    private readonly options: SequenceLogProbOptions = {},
-  ) {}
+    options: SequenceLogProbOptions = {},
+  ) {
+    this.average = options.average ?? false;
+  }
 
   get size(): number {
     return this.cache.size;
@@ -177,7 +181,7 @@ export class ReferenceLogProbs {
     const missing = indices.map((index, i) => [index, i] as const).filter(([index]) => !this.cache.has(index));
     if (missing.length > 0) {
       const batch = collatePreferencePairs(missing.map(([, i]) => pairs[i]), padTokenId);
-      const logps = rowLogProbs(this.model, batch, undefined, this.options);
+      const logps = rowLogProbs(this.model, batch, undefined, { average: this.average });
       missing.forEach(([index], m) => this.cache.set(index, { chosen: logps[m], rejected: logps[batch.pairs + m] }));
     }
     const chosen = Float64Array.from(indices, (index) => this.cache.get(index)!.chosen);
@@ -187,6 +191,7 @@ export class ReferenceLogProbs {
 }
 
 export interface DpoStepOptions {
+  /** `average` defaults as trl's `concatenated_forward` sets it: averaged log-probabilities for IPO only. */
   readonly loss: DpoLossOptions & SequenceLogProbOptions;
   readonly padTokenId: number;
   /** Passed to the forward and backward pass (LoRA dropout seed, gradient checkpointing). */
@@ -214,6 +219,10 @@ export function dpoLossAndGradients(
   indices: readonly number[],
   options: DpoStepOptions,
 ): DpoStepResult {
+  const average = options.loss.average ?? options.loss.lossType === 'ipo';
+  if (reference.average !== average) {
+    throw new InvalidInputError('average_log_prob', `is ${average} for the policy but ${reference.average} for the cached reference log-probabilities; they must be alike`);
+  }
   const referenceLogps = reference.get(pairs, indices, options.padTokenId);
   const batch = collatePreferencePairs(pairs, options.padTokenId);
   let metrics: DpoMetrics | undefined;
@@ -237,7 +246,7 @@ export function dpoLossAndGradients(
             referenceChosen: referenceLogps.chosen,
             referenceRejected: referenceLogps.rejected,
           },
-          options.loss,
+          { ...options.loss, average },
         );
         metrics = result.metrics;
         const gradient = new Float32Array(values.length);
