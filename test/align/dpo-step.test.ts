@@ -13,7 +13,7 @@ import {
   tokenizePreferencePairs,
 } from '../../src/align/dpo/dpo-step.js';
 import { sequenceLogProbs } from '../../src/align/dpo/sequence-logps.js';
-import { type PreferencePair, parsePreferencePairs } from '../../src/align/simulated-rater/preference-pairs.js';
+import { type PreferencePair, parsePreferencePairs } from '../../src/align/preference-pairs.js';
 import { asTrainingBackend } from '../../src/engine/training-backend.js';
 import { DatasetError } from '../../src/errors.js';
 import { SeededRandom } from '../../src/inference/sampling.js';

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { parseRewardPairs, readRewardPairs, rewardBatch, type RewardBatch } from '../../src/align/reward-model/preference-batch.js';
+import { parsePreferencePairs, readPreferencePairs } from '../../src/align/preference-pairs.js';
+import { rewardBatch, type RewardBatch } from '../../src/align/reward-model/preference-batch.js';
 import { rewardScores } from '../../src/align/reward-model/reward-head.js';
 import { readRewardAdapter, saveRewardAdapter } from '../../src/align/reward-model/reward-adapter.js';
 import { RewardModelTraining, SCORE_WEIGHT_NAME, rewardLossAndGradients, type RewardModelTrainables } from '../../src/align/reward-model/training-step.js';
@@ -40,17 +41,17 @@ describe('reward pairs JSONL', () => {
   const named = (line: number, field: string) => (error: unknown) => DatasetError.isInstance(error) && error.file === 'p.jsonl' && error.line === line && error.field === field;
   test('a missing field, an empty completion, identical completions and a bad margin are DatasetErrors naming line and field', () => {
     const good = JSON.stringify({ prompt: 'q', chosen: 'a', rejected: 'b' });
-    assert.throws(() => parseRewardPairs(`${good}\n${JSON.stringify({ prompt: 'q', chosen: 'a' })}`, 'p.jsonl'), named(2, 'rejected'));
-    assert.throws(() => parseRewardPairs(JSON.stringify({ chosen: 'a', rejected: 'b' }), 'p.jsonl'), named(1, 'prompt'));
-    assert.throws(() => parseRewardPairs(`\n${JSON.stringify({ prompt: 'q', chosen: ' ', rejected: 'b' })}`, 'p.jsonl'), named(2, 'chosen'));
-    assert.throws(() => parseRewardPairs(JSON.stringify({ prompt: 'q', chosen: 'a', rejected: '' }), 'p.jsonl'), named(1, 'rejected'));
-    assert.throws(() => parseRewardPairs(JSON.stringify({ prompt: 'q', chosen: 'same', rejected: 'same' }), 'p.jsonl'), named(1, 'rejected'));
-    assert.throws(() => parseRewardPairs(JSON.stringify({ prompt: 'q', chosen: 'a', rejected: 'b', margin: 'big' }), 'p.jsonl'), named(1, 'margin'));
-    assert.throws(() => readRewardPairs(join(dir, 'absent.jsonl')), (error: unknown) => DatasetError.isInstance(error) && error.file === join(dir, 'absent.jsonl'));
+    assert.throws(() => parsePreferencePairs(`${good}\n${JSON.stringify({ prompt: 'q', chosen: 'a' })}`, 'p.jsonl'), named(2, 'rejected'));
+    assert.throws(() => parsePreferencePairs(JSON.stringify({ chosen: 'a', rejected: 'b' }), 'p.jsonl'), named(1, 'prompt'));
+    assert.throws(() => parsePreferencePairs(`\n${JSON.stringify({ prompt: 'q', chosen: ' ', rejected: 'b' })}`, 'p.jsonl'), named(2, 'chosen'));
+    assert.throws(() => parsePreferencePairs(JSON.stringify({ prompt: 'q', chosen: 'a', rejected: '' }), 'p.jsonl'), named(1, 'rejected'));
+    assert.throws(() => parsePreferencePairs(JSON.stringify({ prompt: 'q', chosen: 'same', rejected: 'same' }), 'p.jsonl'), named(1, 'rejected'));
+    assert.throws(() => parsePreferencePairs(JSON.stringify({ prompt: 'q', chosen: 'a', rejected: 'b', margin: 'big' }), 'p.jsonl'), named(1, 'margin'));
+    assert.throws(() => readPreferencePairs(join(dir, 'absent.jsonl')), (error: unknown) => DatasetError.isInstance(error) && error.file === join(dir, 'absent.jsonl'));
   });
 
   test('chosen rows then rejected rows, each prompt + completion, right-padded with a mask; margins kept when every pair has one', () => {
-    const pairs = parseRewardPairs(
+    const pairs = parsePreferencePairs(
       [{ prompt: '5 6', chosen: '7', rejected: '8 9', margin: 2, source: 'x' }, { prompt: '10', chosen: '11 12 13', rejected: '14', margin: 1 }].map((p) => JSON.stringify(p)).join('\n'),
       'p.jsonl',
     );
@@ -66,7 +67,7 @@ describe('reward pairs JSONL', () => {
 });
 
 /** Two pairs of different lengths with margins: right padding in both halves. */
-const fdPairs = parseRewardPairs(
+const fdPairs = parsePreferencePairs(
   [{ prompt: '5 17 23', chosen: '40 41', rejected: '60', margin: 0.5 }, { prompt: '9', chosen: '33 34 35', rejected: '70 71', margin: -0.25 }].map((p) => JSON.stringify(p)).join('\n'),
   'fd.jsonl',
 );
@@ -181,7 +182,7 @@ test(`${trainingCase.name} backend, ckpt_a: 30 AdamW steps on simulated-rater pa
   writePreferencePairs(file, pairs);
   // ckpt_a has no tokenizer: bytes folded into its vocabulary stand in for one.
   const encode = (text: string) => [...Buffer.from(text, 'utf8')].map((byte) => 3 + (byte % (model.config.vocabSize - 3)));
-  const batch: RewardBatch = rewardBatch(readRewardPairs(file), encode, 3);
+  const batch: RewardBatch = rewardBatch(readPreferencePairs(file), encode, 3);
   const trainables = randomTrainables(model, 11);
   const training = new RewardModelTraining(model, trainables, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
   const losses: number[] = [];

@@ -17,7 +17,7 @@ import type { BloomModel } from '../../models/bloom/model.js';
 import type { LoraAdapter } from '../../peft/lora/model.js';
 import { type ForwardBackwardOptions, type LossInput, type ModelInputs, forwardBackwardWithLoss } from '../../train/bloom-backward.js';
 import type { AdamW } from '../../train/optimizer.js';
-import type { PreferencePair } from '../simulated-rater/preference-pairs.js';
+import type { PreferencePair } from '../preference-pairs.js';
 import { type DpoLossOptions, type DpoMetrics, dpoLossFromLogits } from './dpo-loss.js';
 import { IGNORED_LABEL, type SequenceLogProbOptions, sequenceLogProbs } from './sequence-logps.js';
 

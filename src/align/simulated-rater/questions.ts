@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { DatasetError } from '../../errors.js';
+import { parseJsonlObjects } from '../../formats/jsonl.js';
 
 export type QuestionSubject = 'history' | 'geography' | 'arithmetic';
 export type AnswerKind = 'year' | 'name' | 'number';
@@ -32,17 +33,7 @@ function requireString(record: Record<string, unknown>, field: string, file: str
 export function parseQuestions(text: string, file: string): KnownAnswerQuestion[] {
   const questions: KnownAnswerQuestion[] = [];
   const seenIds = new Set<string>();
-  text.split('\n').forEach((raw, index) => {
-    const line = index + 1;
-    if (raw.trim() === '') return;
-    let record: unknown;
-    try {
-      record = JSON.parse(raw);
-    } catch (cause) {
-      throw new DatasetError(file, 'is not valid JSON', { line }, { cause });
-    }
-    if (typeof record !== 'object' || record === null || Array.isArray(record)) throw new DatasetError(file, 'must be a JSON object', { line });
-    const fields = record as Record<string, unknown>;
+  for (const { fields, line } of parseJsonlObjects(text, file)) {
     const id = requireString(fields, 'id', file, line);
     if (seenIds.has(id)) throw new DatasetError(file, `repeats id "${id}"`, { line, field: 'id' });
     seenIds.add(id);
@@ -67,7 +58,7 @@ export function parseQuestions(text: string, file: string): KnownAnswerQuestion[
       throw new DatasetError(file, 'must be a list of non-empty strings', { line, field: 'aliases' });
     }
     questions.push({ id, subject: subject as QuestionSubject, kind: kind as AnswerKind, question, answer, aliases: aliases as string[] });
-  });
+  }
   return questions;
 }
 
