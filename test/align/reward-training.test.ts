@@ -17,6 +17,7 @@ import { BloomModel } from '../../src/models/bloom/model.js';
 import { createLoraAdapter } from '../../src/peft/lora/model.js';
 import { forwardBackwardWithLoss } from '../../src/train/bloom-backward.js';
 import { backendCases } from '../helpers/backends.js';
+import { centralDifference } from '../helpers/gradient-checks.js';
 import { loadReference } from '../helpers/reference.js';
 import { repoRoot } from '../helpers/paths.js';
 
@@ -95,14 +96,7 @@ for (const { name: backendName, backend, skipReason } of cases) {
       [SCORE_WEIGHT_NAME, 3],
       [SCORE_WEIGHT_NAME, 40],
     ] as const) {
-      const values = parameters.get(name)!;
-      const original = values[index];
-      values[index] = original + step;
-      const up = lossValue();
-      values[index] = original - step;
-      const down = lossValue();
-      values[index] = original;
-      const numeric = (up - down) / (2 * step);
+      const numeric = centralDifference(parameters.get(name)!, index, step, lossValue);
       const analytic = grads.get(name)![index];
       assert.ok(Math.abs(numeric - analytic) <= 2e-3 * Math.max(Math.abs(numeric), 1e-3) + 1e-5, `${name}[${index}]: analytic ${analytic}, finite differences ${numeric}`);
     }

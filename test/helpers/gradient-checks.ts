@@ -344,3 +344,14 @@ export const gradientChecks: readonly GradientCheck[] = [
   { name: 'adamwStep: one step matches torch.optim.AdamW on reference b', run: (backend) => checkAdamwAgainstReference(backend, 'b') },
   { name: 'adamwStep: bias corrections over several steps', run: checkAdamwSeveralSteps },
 ];
+
+/** (f(x + h) − f(x − h)) / 2h for the entry `index` of `values`, which is left as it was. */
+export function centralDifference(values: Float32Array, index: number, step: number, lossValue: () => number): number {
+  const original = values[index];
+  values[index] = original + step;
+  const up = lossValue();
+  values[index] = original - step;
+  const down = lossValue();
+  values[index] = original;
+  return (up - down) / (2 * step);
+}

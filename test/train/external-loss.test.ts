@@ -18,6 +18,7 @@ import {
   forwardBackwardWithLoss,
 } from '../../src/train/bloom-backward.js';
 import { backendCases } from '../helpers/backends.js';
+import { centralDifference } from '../helpers/gradient-checks.js';
 import { assertClose } from '../helpers/numeric.js';
 import { loadReference } from '../helpers/reference.js';
 
@@ -114,14 +115,7 @@ for (const { name: backendName, backend, skipReason } of cases) {
       ['base_model.model.transformer.h.1.self_attention.dense.lora_A.weight', 12],
       ['base_model.model.transformer.h.1.mlp.dense_4h_to_h.lora_B.weight', 50],
     ] as const) {
-      const values = parameters.get(name)!;
-      const original = values[index];
-      values[index] = original + step;
-      const up = lossValue();
-      values[index] = original - step;
-      const down = lossValue();
-      values[index] = original;
-      const numeric = (up - down) / (2 * step);
+      const numeric = centralDifference(parameters.get(name)!, index, step, lossValue);
       const analytic = grads.get(name)![index];
       assert.ok(Math.abs(numeric - analytic) < 2e-3 * Math.max(1e-2, Math.abs(analytic)) + 2e-5, `${name}[${index}]: ${analytic} vs ${numeric}`);
     }
